@@ -1,0 +1,49 @@
+"""The web side: create_app(config_class) binds config, extensions, faces and Celery."""
+
+import logging
+
+from flask import Flask
+
+from app.auth import SECURITY_SCHEMES
+from app.config import Config, celery_settings
+from app.errors import register_error_handlers
+from app import extensions
+from app.extensions import celery_init_app, db, migrate
+from app.models import *  # noqa: F403 - models must be imported for Flask-Migrate
+from app.sqlite import configure_sqlite
+
+
+def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
+    app = Flask(__name__)
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    app.config.setdefault("CELERY", celery_settings(app.config))
+    logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_directory())
+    with app.app_context():
+        configure_sqlite(db.engine)
+    _register_faces(app)
+    # After the faces: flask-smorest installs an HTTP error handler of its own, and
+    # ours, which adds a readable message, must be the one that stays.
+    register_error_handlers(app)
+    celery_init_app(app)
+    return app
+
+
+def _register_faces(app: Flask) -> None:
+    from app.api.polling.routes import blp as polling
+
+    # Through the module: the name `api` in this package is the app.api subpackage.
+    rest_api = extensions.api
+    rest_api.init_app(app)
+    for name, scheme in SECURITY_SCHEMES.items():
+        rest_api.spec.components.security_scheme(name, scheme)
+    rest_api.register_blueprint(polling)
+
+
+def _migrations_directory() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent / "migrations")

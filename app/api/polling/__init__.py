@@ -1,0 +1,1 @@
+"""The conversations (polling) face: specs/conversations-polling-api.md."""

@@ -1,0 +1,141 @@
+"""Routes of the polling face. Each view is one call into app.services."""
+
+from flask import request
+from flask.views import MethodView
+from marshmallow import ValidationError
+from flask_smorest import Blueprint
+
+from app.auth import SECURITY_SCHEMES, current_caller, require_caller
+from app.api.polling import schemas
+from app.errors import InvalidInput
+from app.services import conversations, data_sets, tasks
+
+blp = Blueprint("polling", __name__, url_prefix="/api",
+                description="Conversations over a data set, answered asynchronously: "
+                            "post a question, poll the task, read the history.")
+blp.before_request(require_caller)
+SECURITY = [{name: []} for name in SECURITY_SCHEMES]
+UPLOAD_TYPES = (".txt", ".md", ".markdown")
+
+
+@blp.route("/data_sets")
+class DataSets(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, schemas.DataSetSchema(many=True))
+    def get(self):
+        """List the organization's data sets"""
+        return data_sets.list_data_sets(current_caller().org_id)
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(schemas.DataSetCreateSchema)
+    @blp.response(201, schemas.DataSetSchema)
+    def post(self, body):
+        """Create a data set"""
+        return data_sets.create_data_set(current_caller().org_id, **body)
+
+
+@blp.route("/data_sets/<int:data_set_id>")
+class DataSetById(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, schemas.DataSetSchema)
+    def get(self, data_set_id):
+        """Get a data set"""
+        return data_sets.get_data_set(current_caller().org_id, data_set_id)
+
+
+@blp.route("/data_sets/<int:data_set_id>/documents")
+class Documents(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, schemas.DocumentSchema(many=True))
+    def get(self, data_set_id):
+        """List a data set's documents"""
+        return data_sets.list_documents(current_caller().org_id, data_set_id)
+
+    # Two ways in, which flask-smorest's @arguments cannot express together: the
+    # request body is documented here and parsed by _document_from().
+    @blp.doc(security=SECURITY, requestBody={"required": True, "content": {
+        "application/json": {"schema": schemas.DocumentCreateSchema},
+        "multipart/form-data": {"schema": schemas.DocumentUploadSchema}}})
+    @blp.response(201, schemas.DocumentSchema)
+    def post(self, data_set_id):
+        """Add a document: JSON {title, content}, or a multipart upload of a .txt/.md file
+
+        Its text is split into passages and indexed for retrieval at once."""
+        title, content = _document_from(request)
+        return data_sets.add_document(current_caller().org_id, data_set_id, title, content)
+
+
+@blp.route("/conversations")
+class Conversations(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(schemas.ConversationCreateSchema)
+    @blp.response(201, schemas.ConversationSchema)
+    def post(self, body):
+        """Start a conversation over a data set"""
+        return conversations.create_conversation(current_caller().org_id, body["data_set_id"])
+
+
+@blp.route("/conversations/<int:conversation_id>")
+class ConversationById(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, schemas.ConversationWithHistorySchema)
+    def get(self, conversation_id):
+        """Get a conversation and its whole history, in order"""
+        conversation = conversations.get_conversation(current_caller().org_id, conversation_id)
+        conversation.history = conversations.history(conversation.id)
+        return conversation
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(schemas.QuestionSchema)
+    @blp.response(202, schemas.TaskAcceptedSchema)
+    def post(self, body, conversation_id):
+        """Send a question; the reply is produced asynchronously
+
+        Poll GET /api/task_status/{task_id} until SUCCESS or FAILURE."""
+        task = conversations.post_question(current_caller().org_id, conversation_id,
+                                           body["question_message"], body["data_set_id"])
+        return {"task_id": task.id}
+
+
+@blp.route("/task_status/<task_id>")
+class TaskStatus(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, schemas.TaskStatusSchema)
+    def get(self, task_id):
+        """The state of a task: PENDING, SUCCESS or FAILURE (with its error)"""
+        return tasks.get_task(current_caller().org_id, task_id)
+
+
+def _document_from(req) -> tuple[str, str]:
+    """A document comes as JSON or as an uploaded text file, whichever was sent."""
+    if req.mimetype == "multipart/form-data":
+        upload = req.files.get("file")
+        if upload is None:
+            raise InvalidInput("Upload the document as the multipart field 'file'.",
+                               {"files": {"file": ["Missing data for required field."]}})
+        return _read_upload(upload)
+    body = req.get_json(silent=True)
+    if body is None:
+        raise InvalidInput("Send JSON {\"title\": ..., \"content\": ...} or a multipart "
+                           "upload of a .txt/.md file.", {"json": ["Invalid JSON body."]})
+    try:
+        document = schemas.DocumentCreateSchema().load(body)
+    except ValidationError as exc:
+        raise InvalidInput("Invalid document.", {"json": exc.messages}) from None
+    return document["title"], document["content"]
+
+
+def _read_upload(file) -> tuple[str, str]:
+    name = file.filename or ""
+    if not name.lower().endswith(UPLOAD_TYPES):
+        raise InvalidInput("Only .txt and .md files can be uploaded.",
+                           {"files": {"file": [f"Unsupported file type: {name!r}."]}})
+    try:
+        content = file.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("The file is not UTF-8 text.",
+                           {"files": {"file": ["Not valid UTF-8 text."]}}) from None
+    if not content.strip():
+        raise InvalidInput("The file is empty.", {"files": {"file": ["Empty file."]}})
+    title = name.rsplit("/", 1)[-1].rsplit(".", 1)[0] or name
+    return title, content

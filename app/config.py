@@ -1,0 +1,106 @@
+"""Settings, read once from the environment. Every setting is listed in the README."""
+
+import os
+from pathlib import Path
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def parley_home() -> Path:
+    """Where the embedded default keeps its SQLite file, broker data and beat schedule."""
+    return Path(os.environ.get("PARLEY_HOME", "instance")).resolve()
+
+
+def default_llm() -> str:
+    return "anthropic" if os.environ.get("ANTHROPIC_API_KEY") else "offline"
+
+
+class Config:
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{parley_home() / 'parley.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # The broker and the per-task event streams. `parley up` starts an embedded
+    # server and sets this when it is missing.
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+    MAX_CONTENT_LENGTH = _env_int("PARLEY_MAX_BODY_BYTES", 1_048_576)
+    MAX_QUESTION_CHARS = 10_000
+
+    LLM_PROVIDER = os.environ.get("PARLEY_LLM") or default_llm()
+    ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY")
+    ANTHROPIC_BASE_URL = os.environ.get("ANTHROPIC_BASE_URL")
+    ANTHROPIC_MODEL = os.environ.get("ANTHROPIC_MODEL", "claude-sonnet-4-5")
+    LLM_MAX_TOKENS = _env_int("PARLEY_LLM_MAX_TOKENS", 1024)
+    LLM_TIMEOUT_SECONDS = _env_float("PARLEY_LLM_TIMEOUT", 60.0)
+
+    # Transient model errors are retried by Celery: delay = base * 2**attempt, capped.
+    REPLY_MAX_RETRIES = _env_int("PARLEY_REPLY_MAX_RETRIES", 5)
+    RETRY_BACKOFF_SECONDS = _env_float("PARLEY_RETRY_BACKOFF", 2.0)
+    RETRY_BACKOFF_MAX_SECONDS = _env_float("PARLEY_RETRY_BACKOFF_MAX", 60.0)
+    # A reply task may run this long; the broker redelivers an unacknowledged task
+    # only after the visibility timeout, which must exceed it plus the longest retry delay.
+    TASK_TIME_LIMIT_SECONDS = _env_int("PARLEY_TASK_TIME_LIMIT", 300)
+
+    # The sweep (celery beat) publishes tasks the broker never got and re-queues
+    # tasks left STARTED by a dead worker.
+    SWEEP_INTERVAL_SECONDS = _env_float("PARLEY_SWEEP_INTERVAL", 30.0)
+    UNPUBLISHED_GRACE_SECONDS = _env_float("PARLEY_UNPUBLISHED_GRACE", 10.0)
+
+    RETRIEVAL_PASSAGES = _env_int("PARLEY_RETRIEVAL_PASSAGES", 4)
+    HISTORY_MESSAGES = _env_int("PARLEY_HISTORY_MESSAGES", 40)
+
+    API_TITLE = "Parley"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    OPENAPI_REDOC_PATH = "/redoc"
+    OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js"
+
+
+
+def celery_settings(config) -> dict:
+    """Celery's settings, derived from the app's so that one place decides each value."""
+    time_limit = config["TASK_TIME_LIMIT_SECONDS"]
+    visibility_timeout = int(time_limit + config["RETRY_BACKOFF_MAX_SECONDS"] + 60)
+    transport_options = {"visibility_timeout": visibility_timeout}
+    return {
+        "broker_url": config["REDIS_URL"],
+        "result_backend": None,
+        "task_ignore_result": True,  # task state lives in our own table
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": transport_options,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_time_limit": time_limit,
+        "task_soft_time_limit": max(time_limit - 10, 1),
+        # Flower: tasks announce themselves when sent and workers emit events.
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        "task_default_queue": "replies",
+        "task_routes": {"parley.reply": {"queue": "replies"},
+                        "parley.sweep": {"queue": "maintenance"}},
+        # A broker outage must not hang the API: fail fast, the sweep publishes later.
+        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0,
+                                      "interval_step": 0.2, "interval_max": 0.5},
+        "beat_schedule": {"parley.sweep": {"task": "parley.sweep",
+                                           "schedule": config["SWEEP_INTERVAL_SECONDS"]}},
+    }
+
+
+class TestConfig(Config):
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    LLM_PROVIDER = "offline"
+    RETRY_BACKOFF_SECONDS = 0.05
+    RETRY_BACKOFF_MAX_SECONDS = 0.2

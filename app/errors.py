@@ -1,0 +1,97 @@
+"""Errors the core raises and the JSON every error response carries.
+
+Services raise ParleyError subclasses without knowing HTTP; one set of handlers turns
+them, HTTP errors, validation errors and database outages into a JSON body:
+{"code": 404, "status": "Not Found", "message": "...", "errors": {...}}.
+"""
+
+import logging
+from http import HTTPStatus
+
+from flask import Flask, jsonify
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ParleyError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str, errors: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class NotFound(ParleyError):
+    status_code = 404
+
+
+class Unauthorized(ParleyError):
+    status_code = 401
+
+
+class Conflict(ParleyError):
+    status_code = 409
+
+
+class InvalidInput(ParleyError):
+    status_code = 422
+
+
+def error_body(status: int, message: str, errors: dict | None = None) -> dict:
+    body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def _json_error(status: int, message: str, errors: dict | None = None):
+    return jsonify(error_body(status, message, errors)), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ParleyError)
+    def handle_parley_error(exc: ParleyError):
+        return _json_error(exc.status_code, exc.message, exc.errors)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(exc: HTTPException):
+        # flask-smorest's abort() puts validation messages in exc.data["messages"].
+        data = getattr(exc, "data", None) or {}
+        errors = data.get("messages")
+        message = data.get("message") or _describe(exc, errors)
+        return _json_error(exc.code or 500, message, errors)
+
+    @app.errorhandler(OperationalError)
+    def handle_database_down(exc: OperationalError):
+        log.warning("database unavailable: %s", exc.orig)
+        return _json_error(503, "The database is unavailable; try again shortly.")
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return handle_database_down(exc)
+        log.exception("unhandled error")
+        return _json_error(500, "Internal server error.")
+
+
+def _describe(exc: HTTPException, errors: dict | None) -> str:
+    if errors:
+        return f"Invalid request: {_first_problem(errors)}"
+    return exc.description or exc.name
+
+
+_LOCATIONS = {"json", "query", "form", "files", "view_args"}
+
+
+def _first_problem(errors: dict, path: str = "") -> str:
+    """The first field error as 'field: message', so the message names the field."""
+    for key, value in errors.items():
+        where = path if key in _LOCATIONS else (f"{path}.{key}" if path else str(key))
+        if isinstance(value, dict):
+            return _first_problem(value, where)
+        if isinstance(value, list) and value:
+            return f"{where}: {value[0]}" if where else str(value[0])
+    return "see errors"

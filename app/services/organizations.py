@@ -1,0 +1,64 @@
+"""Organizations and API keys. Keys are random, so a SHA-256 digest is enough to store
+them safely and still find one with a single indexed lookup."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from app.errors import NotFound
+from app.extensions import db
+from app.models import ApiKey, Organization
+from app.models.base import utcnow
+
+KEY_PREFIX = "pk_"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: what the API knows after authentication."""
+
+    org_id: str
+    key_id: str
+
+
+def hash_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def create_key(org_name: str) -> dict:
+    """Create the organization if it is new, then a key in it. The plain key is only
+    in the returned dict."""
+    org = db.session.scalar(select(Organization).where(Organization.name == org_name))
+    if org is None:
+        org = Organization(name=org_name)
+        db.session.add(org)
+        db.session.flush()
+    raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(org_id=org.id, key_hash=hash_key(raw_key), prefix=raw_key[:10])
+    db.session.add(key)
+    db.session.commit()
+    return {"org_id": org.id, "key_id": key.id, "api_key": raw_key}
+
+
+def revoke_key(key_id: str) -> ApiKey:
+    key = db.session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"API key {key_id} does not exist.")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        db.session.commit()
+    return key
+
+
+def authenticate(raw_key: str) -> Caller | None:
+    row = db.session.execute(
+        select(ApiKey.id, ApiKey.org_id).where(
+            ApiKey.key_hash == hash_key(raw_key), ApiKey.revoked_at.is_(None))
+    ).first()
+    return Caller(org_id=row.org_id, key_id=row.id) if row else None
+
+
+def organization_count() -> int:
+    return db.session.scalar(select(db.func.count()).select_from(Organization))

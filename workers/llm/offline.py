@@ -1,0 +1,73 @@
+"""The offline model: an honest extractive answer, deterministic and without network.
+
+It quotes the sentences of the retrieved passages that share the most words with the
+question, and names the document each comes from. With no passages it says plainly
+that the data set does not contain the answer.
+"""
+
+from app.services.passages import split_sentences
+from app.services.search import query_terms
+from workers.llm.base import LLMRequest, LLMResult, OnText, Source
+
+MODEL_NAME = "parley-offline-extractive"
+MAX_QUOTES = 3
+CHUNK_WORDS = 4
+NOT_FOUND = ("I could not find the answer in this data set: none of its documents "
+             "mention what you asked about.")
+
+
+class OfflineProvider:
+    name = "offline"
+
+    def generate(self, request: LLMRequest, on_text: OnText | None = None) -> LLMResult:
+        question = _last_user_text(request.messages)
+        text = _answer(question, request.sources)
+        for chunk in _chunks(text):
+            if on_text:
+                on_text(chunk)
+        return LLMResult(text=text, model=MODEL_NAME,
+                         input_tokens=sum(len(m["content"].split()) for m in request.messages),
+                         output_tokens=len(text.split()))
+
+
+def _answer(question: str, sources: list[Source]) -> str:
+    quotes = _best_sentences(set(query_terms(question)), sources)
+    if not quotes:
+        return NOT_FOUND
+    by_title: dict[str, list[str]] = {}
+    for title, sentence in quotes:
+        by_title.setdefault(title, []).append(sentence)
+    parts = [f"According to \u201c{title}\u201d: " + " ".join(sentences)
+             for title, sentences in by_title.items()]
+    return " ".join(parts)
+
+
+def _best_sentences(terms: set[str], sources: list[Source]) -> list[tuple[str, str]]:
+    """The highest-overlap sentences, in the order the passages were ranked."""
+    scored = []
+    for rank, source in enumerate(sources):
+        for position, sentence in enumerate(split_sentences(source.text)):
+            overlap = len(terms & set(query_terms(sentence)))
+            if overlap:
+                scored.append((-overlap, rank, position, source.title, sentence))
+    if not scored:
+        return []
+    # Quote only sentences about as relevant as the best one, not every passing mention.
+    threshold = (-min(scored)[0] + 1) // 2
+    best = [s for s in sorted(scored)[:MAX_QUOTES] if -s[0] >= threshold]
+    # Quote in reading order: by passage rank, then position within the passage.
+    return [(title, sentence) for *_, title, sentence in sorted(best, key=lambda s: s[1:3])]
+
+
+def _last_user_text(messages: list[dict]) -> str:
+    for message in reversed(messages):
+        if message["role"] == "user":
+            return message["content"]
+    return ""
+
+
+def _chunks(text: str):
+    words = text.split(" ")
+    for start in range(0, len(words), CHUNK_WORDS):
+        chunk = " ".join(words[start:start + CHUNK_WORDS])
+        yield chunk if start == 0 else " " + chunk
