@@ -17,14 +17,22 @@ def parley_home() -> Path:
     return Path(os.environ.get("PARLEY_HOME", "instance")).resolve()
 
 
+def database_url() -> str:
+    """DATABASE_URL, defaulting to SQLite under PARLEY_HOME. Plain postgres:// URLs (as
+    hosting platforms give them) are pointed at the psycopg 3 driver Parley installs."""
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{parley_home() / 'parley.db'}"
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
 def default_llm() -> str:
     return "anthropic" if os.environ.get("ANTHROPIC_API_KEY") else "offline"
 
 
 class Config:
-    SQLALCHEMY_DATABASE_URI = os.environ.get(
-        "DATABASE_URL", f"sqlite:///{parley_home() / 'parley.db'}"
-    )
+    SQLALCHEMY_DATABASE_URI = database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     # The broker and the per-task event streams. `parley up` starts an embedded
     # server and sets this when it is missing.

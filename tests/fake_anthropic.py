@@ -259,7 +259,9 @@ def _block_texts(content: Any) -> list[str]:
     return [
         block["text"]
         for block in content
-        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+        if isinstance(block, dict)
+        and block.get("type") == "text"
+        and isinstance(block.get("text"), str)
     ]
 
 
@@ -344,7 +346,9 @@ def _sse(event_type: str, data: dict[str, Any]) -> bytes:
     return f"event: {event_type}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-def message_object(body: dict[str, Any], number: int, text: str | None, stop_reason: str | None) -> dict[str, Any]:
+def message_object(
+    body: dict[str, Any], number: int, text: str | None, stop_reason: str | None
+) -> dict[str, Any]:
     """A Message; ``text`` None gives the empty one that opens a stream."""
     content = [] if text is None else [{"type": "text", "text": text}]
     # A stream starts with a placeholder output count, as the real API does.
@@ -363,18 +367,24 @@ def message_object(body: dict[str, Any], number: int, text: str | None, stop_rea
 
 def opening_events(body: dict[str, Any], number: int) -> list[bytes]:
     start = message_object(body, number, None, stop_reason=None)
+    block_start = {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    }
     return [
         _sse("message_start", {"type": "message_start", "message": start}),
-        _sse(
-            "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        ),
+        _sse("content_block_start", block_start),
         _sse("ping", {"type": "ping"}),
     ]
 
 
 def text_delta_event(chunk: str) -> bytes:
-    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": chunk}}
+    delta = {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": chunk},
+    }
     return _sse("content_block_delta", delta)
 
 
@@ -550,7 +560,8 @@ class _Handler(BaseHTTPRequestHandler):
         request_id = f"req_fake_{call.number}"
         if call.fault == "cut":
             # Promise the whole body, deliver half, hang up.
-            self._send_head(200, "application/json", request_id, {"Content-Length": str(len(payload))})
+            headers = {"Content-Length": str(len(payload))}
+            self._send_head(200, "application/json", request_id, headers)
             self.wfile.write(payload[: len(payload) // 2])
             self.close_connection = True
             return
@@ -581,7 +592,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- writing -----------------------------------------------------------
 
-    def _send_head(self, status: int, content_type: str, request_id: str, headers: dict[str, str]) -> None:
+    def _send_head(
+        self, status: int, content_type: str, request_id: str, headers: dict[str, str]
+    ) -> None:
         self.send_response(status, EXTRA_REASONS.get(status))
         self.send_header("Content-Type", content_type)
         self.send_header("request-id", request_id)
@@ -601,7 +614,8 @@ class _Handler(BaseHTTPRequestHandler):
         request_id: str,
         headers: dict[str, str] | None = None,
     ) -> None:
-        self._send_head(status, content_type, request_id, {"Content-Length": str(len(payload)), **(headers or {})})
+        all_headers = {"Content-Length": str(len(payload)), **(headers or {})}
+        self._send_head(status, content_type, request_id, all_headers)
         self.wfile.write(payload)
 
     def _send_json(self, status: int, data: Any) -> None:
@@ -624,7 +638,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run the fake Anthropic Messages API in the foreground.")
+    parser = argparse.ArgumentParser(
+        description="Run the fake Anthropic Messages API in the foreground."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args(argv)

@@ -62,9 +62,15 @@ def clean_server(server):
 
 @pytest.fixture(scope="module")
 def client(server):
-    sdk_client = anthropic.Anthropic(api_key="test", base_url=server.url, max_retries=0, timeout=5.0)
+    sdk_client = make_client(server.url, max_retries=0)
     yield sdk_client
     sdk_client.close()
+
+
+def make_client(url: str, max_retries: int = 0, timeout: float = 5.0) -> anthropic.Anthropic:
+    return anthropic.Anthropic(
+        api_key="test", base_url=url, max_retries=max_retries, timeout=timeout
+    )
 
 
 def ask(client, **overrides):
@@ -114,7 +120,10 @@ def test_reply_reads_content_blocks_and_echoes_sources(client):
     messages = [
         {"role": "user", "content": "Hi"},
         {"role": "assistant", "content": "Hello!"},
-        {"role": "user", "content": [{"type": "text", "text": "How much"}, {"type": "text", "text": "is it?"}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "How much"}, {"type": "text", "text": "is it?"}],
+        },
     ]
 
     message = ask(client, system=system, messages=messages)
@@ -205,7 +214,9 @@ def test_chunk_delay_delivers_the_first_chunk_before_the_end(server, client):
         ("401", anthropic.AuthenticationError, "authentication_error"),
     ],
 )
-def test_status_faults_raise_the_matching_sdk_error(server, client, fault, exception_class, error_type):
+def test_status_faults_raise_the_matching_sdk_error(
+    server, client, fault, exception_class, error_type
+):
     server.configure(faults=[fault])
 
     with pytest.raises(anthropic.APIStatusError) as caught:
@@ -314,7 +325,7 @@ def test_fault_list_is_consumed_in_order_then_calls_succeed(server, client):
 
 def test_sdk_retries_get_through_the_fault_list(server):
     server.configure(faults=["529", "429"])
-    retrying_client = anthropic.Anthropic(api_key="test", base_url=server.url, max_retries=2, timeout=5.0)
+    retrying_client = make_client(server.url, max_retries=2)
 
     assert ask(retrying_client).content[0].text == EXPECTED_REPLY
     assert len(server.requests) == 3
@@ -346,7 +357,8 @@ def test_configure_rejects_unknown_fault_kinds(server):
 
 
 def test_http_controls_configure_record_and_reset(server, client):
-    assert http(server, "POST", "/_control", {"faults": ["500"], "reply": "From control."}) == (200, {"ok": True})
+    settings = {"faults": ["500"], "reply": "From control."}
+    assert http(server, "POST", "/_control", settings) == (200, {"ok": True})
 
     with pytest.raises(anthropic.InternalServerError):
         ask(client)
@@ -385,7 +397,7 @@ def test_fifty_slow_streams_run_concurrently(server, client):
 
 def test_stop_closes_pooled_connections():
     fake = FakeAnthropicServer().start()
-    own_client = anthropic.Anthropic(api_key="test", base_url=fake.url, max_retries=0, timeout=2.0)
+    own_client = make_client(fake.url, timeout=2.0)
     assert ask(own_client).content[0].text == EXPECTED_REPLY
 
     fake.stop()

@@ -1,0 +1,164 @@
+"""The polling face on the real path: API → PostgreSQL + Redis → a Celery worker
+process → the fake Anthropic server through the real SDK (or the offline model)."""
+
+import pytest
+
+from app.extensions import db
+from app.models import Message
+from tests.conftest import PRICE_DOCUMENT, SLA_DOCUMENT
+
+pytestmark = pytest.mark.integration
+QUESTION = "Does FiberUP Business Duplex include an SLA?"
+
+
+def setup_conversation(stack, auth) -> int:
+    client = stack.client
+    data_set = client.post("/api/data_sets", json={"name": "Plans"}, headers=auth).get_json()
+    for title, content in (("FiberUP Business Duplex", SLA_DOCUMENT),
+                           ("Home price list", PRICE_DOCUMENT)):
+        response = client.post(f"/api/data_sets/{data_set['id']}/documents",
+                               json={"title": title, "content": content}, headers=auth)
+        assert response.status_code == 201
+    conversation = client.post("/api/conversations", json={"data_set_id": data_set["id"]},
+                               headers=auth)
+    assert conversation.status_code == 201
+    return conversation.get_json()["id"]
+
+
+def ask(stack, auth, conversation_id, question=QUESTION) -> str:
+    response = stack.client.post(f"/api/conversations/{conversation_id}",
+                                 json={"question_message": question}, headers=auth)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["task_id"]
+
+
+def history(stack, auth, conversation_id) -> list[dict]:
+    return stack.client.get(f"/api/conversations/{conversation_id}",
+                            headers=auth).get_json()["history"]
+
+
+def test_spec_flow_with_claude(claude_stack, fake_model):
+    auth = claude_stack.new_org()
+    conversation_id = setup_conversation(claude_stack, auth)
+    task_id = ask(claude_stack, auth, conversation_id)
+
+    status = claude_stack.wait_for_task(auth, task_id)
+
+    assert status["state"] == "SUCCESS"
+    messages = history(claude_stack, auth, conversation_id)
+    assert [m["role"] for m in messages] == ["user", "agent"]
+    assert messages[0]["text"] == QUESTION
+    assert messages[1]["text"].startswith("[fake-claude] I read 1 messages.")
+    # The retrieved passage reached the model, named by its document.
+    assert "Sources: FiberUP Business Duplex" in messages[1]["text"]
+    assert fake_model.requests[-1]["stream"] is True
+    reply = db.session.get(Message, status["reply_message_id"])
+    assert reply.model == "claude-fake-1"
+    assert reply.input_tokens > 0 and reply.output_tokens > 0
+
+
+def test_second_question_sees_the_first_answer(claude_stack, fake_model):
+    auth = claude_stack.new_org()
+    conversation_id = setup_conversation(claude_stack, auth)
+    claude_stack.wait_for_task(auth, ask(claude_stack, auth, conversation_id))
+    claude_stack.wait_for_task(auth, ask(claude_stack, auth, conversation_id, "And the price?"))
+
+    sent = fake_model.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[1]["content"].startswith("[fake-claude]")
+    assert [m["role"] for m in history(claude_stack, auth, conversation_id)] == [
+        "user", "agent", "user", "agent"]
+
+
+def test_transient_model_errors_are_retried(claude_stack, fake_model):
+    fake_model.configure(faults=["429", "529", "500", "cut"])
+    auth = claude_stack.new_org()
+    conversation_id = setup_conversation(claude_stack, auth)
+
+    status = claude_stack.wait_for_task(auth, ask(claude_stack, auth, conversation_id))
+
+    assert status["state"] == "SUCCESS"
+    assert status["attempts"] == 5
+    replies = [m for m in history(claude_stack, auth, conversation_id) if m["role"] == "agent"]
+    # The stream cut mid-way was not stored: one reply, and a whole one.
+    assert len(replies) == 1
+    assert replies[0]["text"].startswith("[fake-claude]")
+    assert "Sources:" in replies[0]["text"]
+
+
+def test_model_timeout_is_retried(claude_stack, fake_model):
+    fake_model.configure(faults=["timeout"], timeout_sleep=3.0)
+    auth = claude_stack.new_org()
+    conversation_id = setup_conversation(claude_stack, auth)
+
+    status = claude_stack.wait_for_task(auth, ask(claude_stack, auth, conversation_id))
+
+    assert status["state"] == "SUCCESS"
+    assert status["attempts"] == 2
+
+
+def test_permanent_model_error_fails_readably(claude_stack, fake_model):
+    fake_model.configure(faults=["400"])
+    auth = claude_stack.new_org()
+    conversation_id = setup_conversation(claude_stack, auth)
+
+    status = claude_stack.wait_for_task(auth, ask(claude_stack, auth, conversation_id))
+
+    assert status["state"] == "FAILURE"
+    assert status["attempts"] == 1
+    assert "model error 400" in status["error"]
+    assert [m["role"] for m in history(claude_stack, auth, conversation_id)] == ["user"]
+
+
+def test_retries_exhausted_end_in_failure(claude_stack, fake_model):
+    fake_model.configure(fault_share=1.0, fault_kinds=["529"])
+    auth = claude_stack.new_org()
+    conversation_id = setup_conversation(claude_stack, auth)
+
+    status = claude_stack.wait_for_task(auth, ask(claude_stack, auth, conversation_id))
+
+    assert status["state"] == "FAILURE"
+    assert status["attempts"] == 5  # the first try and PARLEY_REPLY_MAX_RETRIES=4
+    assert "gave up after 5 attempts" in status["error"]
+    assert "529" in status["error"]
+
+
+def test_unknown_and_foreign_ids_are_404(claude_stack):
+    owner, stranger = claude_stack.new_org(), claude_stack.new_org()
+    conversation_id = setup_conversation(claude_stack, owner)
+    task_id = ask(claude_stack, owner, conversation_id)
+    client = claude_stack.client
+
+    assert client.get("/api/task_status/00000000-0000-0000-0000-000000000000",
+                      headers=owner).status_code == 404
+    assert client.get(f"/api/task_status/{task_id}", headers=stranger).status_code == 404
+    assert client.get(f"/api/conversations/{conversation_id}",
+                      headers=stranger).status_code == 404
+    response = client.post(f"/api/conversations/{conversation_id}",
+                           json={"question_message": "hi"}, headers=stranger)
+    assert response.status_code == 404
+    assert response.get_json()["message"] == f"Conversation {conversation_id} not found."
+
+
+def test_offline_model_answers_from_the_documents(offline_stack):
+    auth = offline_stack.new_org()
+    conversation_id = setup_conversation(offline_stack, auth)
+
+    status = offline_stack.wait_for_task(auth, ask(offline_stack, auth, conversation_id))
+
+    assert status["state"] == "SUCCESS"
+    answer = history(offline_stack, auth, conversation_id)[1]["text"]
+    assert "\u201cFiberUP Business Duplex\u201d" in answer
+    assert "includes an SLA guaranteeing 99.9% uptime" in answer
+
+
+def test_offline_model_says_when_the_data_set_has_no_answer(offline_stack):
+    auth = offline_stack.new_org()
+    conversation_id = setup_conversation(offline_stack, auth)
+
+    status = offline_stack.wait_for_task(
+        auth, ask(offline_stack, auth, conversation_id, "Who won the 1998 world cup?"))
+
+    answer = history(offline_stack, auth, conversation_id)[1]["text"]
+    assert status["state"] == "SUCCESS"
+    assert "could not find the answer in this data set" in answer
