@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "keys":
         return _keys(args)
     if args.command == "migrate":
-        _with_app(lambda: _upgrade())
+        _with_app(_upgrade)
         return 0
     return 2
 
@@ -50,15 +50,16 @@ def _keys(args) -> int:
     from app.services import organizations
 
     if args.keys_command == "create":
-        created = _with_app(lambda: organizations.create_key(args.org_name))
+        # Migrations first, so the command also works before the first `parley up`.
+        created = _with_app(lambda: (_upgrade(), organizations.create_key(args.org_name))[1])
         print(json.dumps(created))
         return 0
     try:
-        key = _with_app(lambda: organizations.revoke_key(args.key_id))
+        key_id = _with_app(lambda: organizations.revoke_key(args.key_id).id)
     except NotFound as exc:
         print(json.dumps({"error": exc.message}), file=sys.stderr)
         return 1
-    print(json.dumps({"key_id": key.id, "revoked": True}))
+    print(json.dumps({"key_id": key_id, "revoked": True}))
     return 0
 
 

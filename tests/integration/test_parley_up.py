@@ -1,0 +1,119 @@
+"""The README's first command, as a user runs it: `parley up` on an empty machine
+(SQLite, the embedded Valkey server, the offline model), then Ctrl-C. And the
+`parley keys` commands."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+QUESTION = "Does FiberUP Business Duplex include an SLA?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def embedded_env(home: Path) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "ANTHROPIC_API_KEY", "PARLEY_LLM")}
+    return {**env, "PARLEY_HOME": str(home), "PARLEY_WORKER_CONCURRENCY": "8"}
+
+
+def call(base: str, method: str, path: str, key: str, body=None):
+    request = urllib.request.Request(
+        base + path, method=method, headers={"X-API-Key": key,
+                                             "Content-Type": "application/json"},
+        data=json.dumps(body).encode() if body is not None else None)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+def wait_for_line(process, marker: str, timeout: float) -> list[str]:
+    lines, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if marker in line:
+            return lines
+    raise AssertionError("parley up printed:\n" + "".join(lines))
+
+
+def wait_until_serving(base: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base + "/openapi.json", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{base} never answered")
+
+
+def test_parley_up_runs_the_whole_flow_and_stops_on_ctrl_c(tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    up = subprocess.Popen([sys.executable, "-m", "app.cli", "up", "--port", str(port)],
+                          cwd=ROOT, env=embedded_env(tmp_path), text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        printed = "".join(wait_for_line(up, "Press Ctrl-C", timeout=60))
+        assert base in printed
+        key = json.loads(printed.split("shown only once:")[1].splitlines()[1])["api_key"]
+        wait_until_serving(base)
+
+        _, data_set = call(base, "POST", "/api/data_sets", key, {"name": "Plans"})
+        call(base, "POST", f"/api/data_sets/{data_set['id']}/documents", key,
+             {"title": "FiberUP Business Duplex",
+              "content": "FiberUP Business Duplex includes an SLA with 99.9% uptime."})
+        _, conversation = call(base, "POST", "/api/conversations", key,
+                               {"data_set_id": data_set["id"]})
+        status, accepted = call(base, "POST", f"/api/conversations/{conversation['id']}",
+                                key, {"question_message": QUESTION})
+        assert status == 202
+        deadline, state = time.monotonic() + 30, "PENDING"
+        while state == "PENDING" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            state = call(base, "GET", f"/api/task_status/{accepted['task_id']}", key)[1]["state"]
+        assert state == "SUCCESS"
+        _, full = call(base, "GET", f"/api/conversations/{conversation['id']}", key)
+        assert "includes an SLA" in full["history"][1]["text"]
+    finally:
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=40) == 0
+    with pytest.raises(OSError):
+        urllib.request.urlopen(base + "/openapi.json", timeout=2)
+
+
+def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT,
+                          env=embedded_env(home), capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_keys_create_prints_one_json_object_and_revoke_revokes(tmp_path):
+    created = run_cli(tmp_path, "keys", "create", "acme")
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)
+    assert set(key) == {"org_id", "key_id", "api_key"}
+
+    again = json.loads(run_cli(tmp_path, "keys", "create", "acme").stdout)
+    assert again["org_id"] == key["org_id"] and again["key_id"] != key["key_id"]
+
+    revoked = run_cli(tmp_path, "keys", "revoke", key["key_id"])
+    assert revoked.returncode == 0 and json.loads(revoked.stdout)["revoked"] is True
+    unknown = run_cli(tmp_path, "keys", "revoke", "key_missing")
+    assert unknown.returncode == 1 and "does not exist" in unknown.stderr
