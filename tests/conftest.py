@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from app import create_app
-from app.config import TestConfig, celery_settings
+from app.config import TestConfig
 from app.extensions import db as _db
 from app.services import organizations
 
@@ -20,14 +20,9 @@ PRICE_DOCUMENT = "The FiberUP Home plan costs 30 euros a month. It has no SLA."
 
 
 def make_app(database_url: str, **overrides):
-    config = {"SQLALCHEMY_DATABASE_URI": database_url, **overrides}
-    config.setdefault("CELERY", celery_settings({**_defaults(), **config,
-                                                  "REDIS_URL": "memory://"}))
-    return create_app(TestConfig, **config)
-
-
-def _defaults() -> dict:
-    return {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
+    """An app whose Celery publishes to an in-memory broker that nothing consumes."""
+    return create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url,
+                      REDIS_URL="memory://", **overrides)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from app import create_app
-from app.config import Config, celery_settings
+from app.config import Config
 from app.extensions import db
 from app.services import organizations
 from tests.fake_anthropic import FakeAnthropicServer
@@ -96,10 +96,8 @@ def _fresh_fake_model(request):
 
 
 def make_app(database_url: str, redis_url: str, **overrides):
-    config = {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, **overrides}
-    settings = {k: getattr(Config, k) for k in dir(Config) if k.isupper()}
-    config["CELERY"] = celery_settings({**settings, **config})
-    return create_app(Config, **config)
+    return create_app(Config, SQLALCHEMY_DATABASE_URI=database_url, REDIS_URL=redis_url,
+                      **overrides)
 
 
 class Stack:
