@@ -108,7 +108,7 @@ def celery_settings(config) -> dict:
 
 class TestConfig(Config):
     TESTING = True
-    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
     LLM_PROVIDER = "offline"
     RETRY_BACKOFF_SECONDS = 0.05
     RETRY_BACKOFF_MAX_SECONDS = 0.2
