@@ -24,6 +24,10 @@ class ParleyError(Exception):
         self.errors = errors
 
 
+class BadRequest(ParleyError):
+    status_code = 400
+
+
 class NotFound(ParleyError):
     status_code = 404
 
@@ -34,6 +38,10 @@ class Unauthorized(ParleyError):
 
 class Conflict(ParleyError):
     status_code = 409
+
+
+class UnsupportedMediaType(ParleyError):
+    status_code = 415
 
 
 class InvalidInput(ParleyError):

@@ -7,12 +7,14 @@ from flask_smorest import Blueprint
 
 from app.auth import SECURITY_SCHEMES, current_caller, require_caller
 from app.api.polling import schemas
-from app.errors import InvalidInput
+from app.errors import BadRequest, InvalidInput, UnsupportedMediaType
 from app.services import conversations, data_sets, tasks
+from app.validation import ID_CONVERTER, JSONParser, is_storable, parse_json
 
 blp = Blueprint("polling", __name__, url_prefix="/api",
                 description="Conversations over a data set, answered asynchronously: "
                             "post a question, poll the task, read the history.")
+blp.ARGUMENTS_PARSER = JSONParser()
 blp.before_request(require_caller)
 SECURITY = [{name: []} for name in SECURITY_SCHEMES]
 UPLOAD_TYPES = (".txt", ".md", ".markdown")
@@ -34,7 +36,7 @@ class DataSets(MethodView):
         return data_sets.create_data_set(current_caller().org_id, **body)
 
 
-@blp.route("/data_sets/<int:data_set_id>")
+@blp.route(f"/data_sets/<{ID_CONVERTER}:data_set_id>")
 class DataSetById(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(200, schemas.DataSetSchema)
@@ -43,7 +45,7 @@ class DataSetById(MethodView):
         return data_sets.get_data_set(current_caller().org_id, data_set_id)
 
 
-@blp.route("/data_sets/<int:data_set_id>/documents")
+@blp.route(f"/data_sets/<{ID_CONVERTER}:data_set_id>/documents")
 class Documents(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(200, schemas.DocumentSchema(many=True))
@@ -75,7 +77,7 @@ class Conversations(MethodView):
         return conversations.create_conversation(current_caller().org_id, body["data_set_id"])
 
 
-@blp.route("/conversations/<int:conversation_id>")
+@blp.route(f"/conversations/<{ID_CONVERTER}:conversation_id>")
 class ConversationById(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(200, schemas.ConversationWithHistorySchema)
@@ -114,10 +116,13 @@ def _document_from(req) -> tuple[str, str]:
             raise InvalidInput("Upload the document as the multipart field 'file'.",
                                {"files": {"file": ["Missing data for required field."]}})
         return _read_upload(upload)
-    body = req.get_json(silent=True)
-    if body is None:
-        raise InvalidInput("Send JSON {\"title\": ..., \"content\": ...} or a multipart "
-                           "upload of a .txt/.md file.", {"json": ["Invalid JSON body."]})
+    if not req.is_json:
+        raise UnsupportedMediaType("Send JSON {\"title\": ..., \"content\": ...} or a "
+                                   "multipart upload of a .txt/.md file.")
+    try:
+        body = parse_json(req.get_data(cache=True))
+    except ValueError:
+        raise BadRequest("Invalid JSON body.", {"json": ["Invalid JSON body."]}) from None
     try:
         document = schemas.DocumentCreateSchema().load(body)
     except ValidationError as exc:
@@ -137,5 +142,9 @@ def _read_upload(file) -> tuple[str, str]:
                            {"files": {"file": ["Not valid UTF-8 text."]}}) from None
     if not content.strip():
         raise InvalidInput("The file is empty.", {"files": {"file": ["Empty file."]}})
+    if not is_storable(content):
+        raise InvalidInput("The file contains NUL characters.",
+                           {"files": {"file": ["Not a text file."]}})
     title = name.rsplit("/", 1)[-1].rsplit(".", 1)[0] or name
-    return title, content
+    return title[:schemas.TITLE_LIMIT], content
+

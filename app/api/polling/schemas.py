@@ -3,13 +3,15 @@
 from marshmallow import Schema, fields, validate
 
 from app.config import Config
+from app.validation import Id, Text
 
 TEXT_FIELD_LIMIT = 200
+TITLE_LIMIT = 300
 
 
 class DataSetCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=TEXT_FIELD_LIMIT))
-    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    name = Text(required=True, validate=validate.Length(min=1, max=TEXT_FIELD_LIMIT))
+    description = Text(load_default="", validate=validate.Length(max=10_000))
 
 
 class DataSetSchema(Schema):
@@ -20,8 +22,8 @@ class DataSetSchema(Schema):
 
 
 class DocumentCreateSchema(Schema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    content = fields.String(required=True, validate=validate.Length(min=1))
+    title = Text(required=True, validate=validate.Length(min=1, max=TITLE_LIMIT))
+    content = Text(required=True, validate=validate.Length(min=1))
 
 
 class DocumentUploadSchema(Schema):
@@ -37,7 +39,7 @@ class DocumentSchema(Schema):
 
 
 class ConversationCreateSchema(Schema):
-    data_set_id = fields.Integer(required=True, strict=True)
+    data_set_id = Id(required=True)
 
 
 class ConversationSchema(Schema):
@@ -60,11 +62,11 @@ class ConversationWithHistorySchema(ConversationSchema):
 
 
 class QuestionSchema(Schema):
-    question_message = fields.String(
+    question_message = Text(
         required=True,
         validate=validate.Length(min=1, max=Config.MAX_QUESTION_CHARS,
                                  error="Length must be between {min} and {max} characters."))
-    data_set_id = fields.Integer(strict=True, allow_none=True, load_default=None)
+    data_set_id = Id(allow_none=True, load_default=None)
 
 
 class TaskAcceptedSchema(Schema):

@@ -1,0 +1,295 @@
+"""The `parley.reply` task with the anthropic provider, against the fake Messages API
+(tests/fake_anthropic.py): success, retried transient faults, permanent faults,
+exhausted retries, what the model is sent, and cut-off streams."""
+
+import pytest
+from sqlalchemy import select
+
+import workers.tasks  # noqa: F401 - registers parley.reply
+from app.models import Message, Task
+from tests.fake_anthropic import FakeAnthropicServer, input_tokens
+from workers.llm import PermanentLLMError, TransientLLMError
+from workers.llm.anthropic import AnthropicProvider
+from workers.llm.base import LLMRequest
+from workers.tasks import reply
+
+QUESTION = "Does FiberUP Business Duplex include an SLA?"
+MODEL = "claude-test"
+REPLY = "Yes: FiberUP Business Duplex includes an SLA with 99.9 percent uptime and more words."
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FakeAnthropicServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+def claude(app, server):
+    """The app's worker side pointed at the fake server."""
+    server.reset()
+    app.config.update(LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY="test",
+                      ANTHROPIC_BASE_URL=server.url, ANTHROPIC_MODEL=MODEL,
+                      LLM_TIMEOUT_SECONDS=5.0, REPLY_MAX_RETRIES=3)
+    yield server
+    server.reset()
+
+
+@pytest.fixture
+def provider(server):
+    server.reset()
+    yield AnthropicProvider(api_key="test", base_url=server.url, model=MODEL, timeout=2.0)
+    server.reset()
+
+
+def ask(client, auth, conversation_id, question=QUESTION):
+    response = client.post(f"/api/conversations/{conversation_id}",
+                           json={"question_message": question}, headers=auth)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["task_id"]
+
+
+def run(client, auth, conversation_id, question=QUESTION) -> str:
+    task_id = ask(client, auth, conversation_id, question)
+    reply.apply(args=[task_id])
+    return task_id
+
+
+def status(client, auth, task_id) -> dict:
+    return client.get(f"/api/task_status/{task_id}", headers=auth).get_json()
+
+
+def stored_reply(db, task_id) -> Message | None:
+    db.session.expire_all()
+    task = db.session.get(Task, task_id)
+    return db.session.scalar(select(Message).where(Message.reply_to_id == task.message_id))
+
+
+def simple_request(question=QUESTION) -> LLMRequest:
+    return LLMRequest(system="Answer briefly.", messages=[{"role": "user", "content": question}],
+                      max_tokens=100)
+
+
+# -- the provider on its own ----------------------------------------------------------------
+
+
+def test_provider_returns_text_model_and_usage(provider, server):
+    server.configure(reply=REPLY)
+
+    result = provider.generate(simple_request())
+
+    assert result.text == REPLY
+    assert result.model == MODEL
+    assert result.input_tokens == input_tokens(server.requests[-1])
+    assert result.output_tokens == len(REPLY.split())
+
+
+def test_provider_streams_chunks_that_join_to_the_text(provider, server):
+    server.configure(reply=REPLY)
+    chunks = []
+
+    result = provider.generate(simple_request(), on_text=chunks.append)
+
+    assert len(chunks) > 1
+    assert "".join(chunks) == result.text
+
+
+def test_provider_streams_the_request(provider, server):
+    provider.generate(simple_request())
+
+    assert server.requests[-1]["stream"] is True
+    assert server.requests[-1]["model"] == MODEL
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "503", "529", "cut"])
+def test_provider_raises_transient_error_for_retryable_faults(provider, server, fault):
+    server.configure(faults=[fault])
+
+    with pytest.raises(TransientLLMError):
+        provider.generate(simple_request())
+
+
+@pytest.mark.parametrize("fault", ["400", "401"])
+def test_provider_raises_permanent_error_for_bad_requests(provider, server, fault):
+    server.configure(faults=[fault])
+
+    with pytest.raises(PermanentLLMError, match=fault):
+        provider.generate(simple_request())
+
+
+def test_provider_passes_on_retry_after(provider, server):
+    server.configure(faults=["429"], retry_after="7")
+
+    with pytest.raises(TransientLLMError) as caught:
+        provider.generate(simple_request())
+
+    assert caught.value.retry_after == 7.0
+
+
+# -- the task -----------------------------------------------------------------------------------
+
+
+def test_success_stores_text_model_and_token_usage(claude, client, auth, conversation_id, db):
+    claude.configure(reply=REPLY)
+
+    task_id = run(client, auth, conversation_id)
+
+    message = stored_reply(db, task_id)
+    assert status(client, auth, task_id)["state"] == "SUCCESS"
+    assert message.text == REPLY
+    assert message.model == MODEL
+    assert message.input_tokens == input_tokens(claude.requests[-1])
+    assert message.output_tokens == len(REPLY.split())
+
+
+def test_success_reply_is_in_the_history(claude, client, auth, conversation_id):
+    claude.configure(reply=REPLY)
+    run(client, auth, conversation_id)
+
+    history = client.get(f"/api/conversations/{conversation_id}", headers=auth).get_json()["history"]
+
+    assert [(m["role"], m["text"]) for m in history] == [("user", QUESTION), ("agent", REPLY)]
+
+
+@pytest.mark.parametrize("faults", [["429"], ["500"], ["529"], ["cut"], ["429", "500"],
+                                    ["529", "cut", "500"]],
+                         ids=lambda faults: "+".join(faults))
+def test_transient_faults_are_retried_then_succeed(claude, client, auth, conversation_id, db,
+                                                   faults):
+    claude.configure(faults=faults, reply=REPLY)
+
+    task_id = run(client, auth, conversation_id)
+
+    body = status(client, auth, task_id)
+    assert body["state"] == "SUCCESS"
+    assert body["attempts"] == len(faults) + 1
+    assert body["error"] is None
+    assert len(claude.requests) == len(faults) + 1
+    assert stored_reply(db, task_id).text == REPLY
+
+
+def test_timeout_is_retried_then_succeeds(claude, app, client, auth, conversation_id, db):
+    app.config["LLM_TIMEOUT_SECONDS"] = 0.2
+    claude.configure(faults=["timeout"], timeout_sleep=1.0, reply=REPLY)
+
+    task_id = run(client, auth, conversation_id)
+
+    assert status(client, auth, task_id)["state"] == "SUCCESS"
+    assert stored_reply(db, task_id).text == REPLY
+
+
+def test_permanent_fault_fails_at_once_with_a_readable_error(claude, client, auth,
+                                                            conversation_id, db):
+    claude.configure(faults=["400"])
+
+    task_id = run(client, auth, conversation_id)
+
+    body = status(client, auth, task_id)
+    assert body["state"] == "FAILURE"
+    assert "400" in body["error"]
+    assert "fake 400 fault" in body["error"]
+    assert body["attempts"] == 1
+    assert len(claude.requests) == 1
+    assert stored_reply(db, task_id) is None
+
+
+def test_bad_key_fails_at_once(claude, client, auth, conversation_id):
+    claude.configure(faults=["401"])
+
+    task_id = run(client, auth, conversation_id)
+
+    body = status(client, auth, task_id)
+    assert body["state"] == "FAILURE"
+    assert "401" in body["error"]
+    assert len(claude.requests) == 1
+
+
+def test_exhausted_retries_fail_with_an_error_naming_the_cause(claude, app, client, auth,
+                                                               conversation_id, db):
+    app.config["REPLY_MAX_RETRIES"] = 2
+    claude.configure(fault_share=1.0, fault_kinds=["529"])
+
+    task_id = run(client, auth, conversation_id)
+
+    body = status(client, auth, task_id)
+    assert body["state"] == "FAILURE"
+    assert "529" in body["error"]
+    assert "3 attempts" in body["error"]
+    assert body["attempts"] == 3
+    assert len(claude.requests) == 3
+    assert stored_reply(db, task_id) is None
+
+
+def test_waiting_retry_shows_pending_with_the_reason(claude, app, client, auth, conversation_id,
+                                                     monkeypatch):
+    # Stop after the first failed attempt, as a worker does while the retry waits.
+    claude.configure(faults=["500"])
+    from workers.tasks import reply as task
+
+    monkeypatch.setattr(type(task._get_current_object()), "retry",
+                        lambda self, exc=None, **_: exc, raising=True)
+
+    task_id = run(client, auth, conversation_id)
+
+    body = status(client, auth, task_id)
+    assert body["state"] == "PENDING"
+    assert "500" in body["error"]
+
+
+def test_model_receives_earlier_question_and_answer(claude, client, auth, conversation_id):
+    claude.configure(reply=REPLY)
+    run(client, auth, conversation_id)
+    claude.requests.clear()
+
+    run(client, auth, conversation_id, "How long does installation take?")
+
+    assert claude.requests[-1]["messages"] == [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": REPLY},
+        {"role": "user", "content": "How long does installation take?"},
+    ]
+
+
+def test_model_receives_retrieved_passages_in_the_system_prompt(claude, client, auth,
+                                                                conversation_id):
+    run(client, auth, conversation_id)
+
+    system = claude.requests[-1]["system"]
+    assert "[source: FiberUP Business Duplex]" in system
+    assert "99.9% uptime" in system
+    assert '"Plans"' in system
+
+
+def test_default_reply_names_the_sources_it_was_given(claude, client, auth, conversation_id, db):
+    task_id = run(client, auth, conversation_id)
+
+    assert "Sources: FiberUP Business Duplex" in stored_reply(db, task_id).text
+
+
+def test_cut_stream_never_stores_a_partial_reply(claude, app, client, auth, conversation_id, db):
+    app.config["REPLY_MAX_RETRIES"] = 0
+    claude.configure(faults=["cut"], reply=REPLY)
+
+    task_id = run(client, auth, conversation_id)
+
+    body = status(client, auth, task_id)
+    assert body["state"] == "FAILURE"
+    assert stored_reply(db, task_id) is None
+    assert "complete" in body["error"] or "connection" in body["error"]
+
+
+def test_cut_stream_then_retry_stores_the_whole_reply(claude, client, auth, conversation_id, db):
+    claude.configure(faults=["cut"], reply=REPLY)
+
+    task_id = run(client, auth, conversation_id)
+
+    assert stored_reply(db, task_id).text == REPLY
+
+
+def test_task_with_nothing_to_do_does_not_call_the_model(claude, client, auth, conversation_id):
+    task_id = run(client, auth, conversation_id)
+    calls = len(claude.requests)
+
+    reply.apply(args=[task_id])
+
+    assert len(claude.requests) == calls
