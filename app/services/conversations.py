@@ -40,32 +40,53 @@ def history(conversation_id: int, before_seq: int | None = None,
 
 def post_question(org_id: str, conversation_id: int, text: str,
                   data_set_id: int | None = None) -> Task:
-    """Store the user message and its reply task in ONE transaction, then publish.
+    """Store the user message and its reply task in ONE transaction, then publish;
+    behind an unfinished question of the same conversation, the task waits its turn
+    (see app/services/tasks.py).
 
     The answer comes from `data_set_id` when given, else the conversation's data set.
     """
     conversation = get_conversation(org_id, conversation_id)
     if data_set_id is not None:
         data_sets.get_data_set(org_id, data_set_id)
-    message = append_message(conversation.id, "user", text)
+    message = append_message(conversation.id, "user", text, reply_slot=True)
+    # The conversation is locked from here to the commit (append_message took it).
+    waiting = tasks.must_wait(conversation.id, message.id)
     task = Task(org_id=org_id, name=tasks.REPLY_TASK, conversation_id=conversation.id,
                 message_id=message.id, data_set_id=data_set_id or conversation.data_set_id,
-                published_at=utcnow())
+                published_at=None if waiting else utcnow())
     db.session.add(task)
     db.session.commit()
-    tasks.publish(task.id, task.name)
+    if not waiting:
+        tasks.publish(task.id, task.name)
     return task
 
 
-def append_message(conversation_id: int, role: str, text: str, **fields) -> Message:
+def append_message(conversation_id: int, role: str, text: str, reply_slot: bool = False,
+                   **fields) -> Message:
     """Add a message at the next position (not committed). The counter update takes
-    the conversation's row lock, so concurrent appends get distinct, ordered seqs."""
-    seq = db.session.execute(
+    the conversation's row lock, so concurrent appends get distinct, ordered seqs.
+
+    With reply_slot, the position after the message is kept for its reply, so the
+    history reads question, answer, question, answer even when questions are sent
+    faster than they are answered."""
+    step = 2 if reply_slot else 1
+    last_seq = db.session.execute(
         update(Conversation).where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + 1).returning(Conversation.last_seq)
+        .values(last_seq=Conversation.last_seq + step).returning(Conversation.last_seq)
     ).scalar_one()
-    message = Message(conversation_id=conversation_id, seq=seq, role=role, text=text,
-                      **fields)
+    message = Message(conversation_id=conversation_id, seq=last_seq - step + 1, role=role,
+                      text=text, **fields)
     db.session.add(message)
     db.session.flush()
     return message
+
+
+def add_reply(question: Message, text: str, **fields) -> Message:
+    """Store the agent's reply in the slot kept after its question (not committed).
+    The slot and reply_to_id are both unique: a question has at most one reply."""
+    reply = Message(conversation_id=question.conversation_id, seq=question.seq + 1,
+                    role="agent", text=text, reply_to_id=question.id, **fields)
+    db.session.add(reply)
+    db.session.flush()
+    return reply

@@ -64,18 +64,20 @@ def complete(task_id: str, reply: Reply) -> int:
     """Store the reply and mark the task SUCCESS together. The database allows one
     reply per user message, so a task run twice still leaves one reply."""
     task = db.session.get(Task, task_id)
+    tasks.lock_conversation(task.conversation_id)  # the hand-over needs it
     try:
-        message = conversations.append_message(
-            task.conversation_id, "agent", reply.text, reply_to_id=task.message_id,
-            model=reply.model, input_tokens=reply.input_tokens,
-            output_tokens=reply.output_tokens)
-        tasks.succeed(task, message.id)
+        message = conversations.add_reply(
+            db.session.get(Message, task.message_id), reply.text, model=reply.model,
+            input_tokens=reply.input_tokens, output_tokens=reply.output_tokens)
+        reply_id, handover = message.id, tasks.succeed(task, message.id)
         db.session.commit()
-        return message.id
     except IntegrityError:
         db.session.rollback()
-        existing = db.session.scalar(
+        task = db.session.get(Task, task_id)
+        tasks.lock_conversation(task.conversation_id)
+        reply_id = db.session.scalar(
             select(Message.id).where(Message.reply_to_id == task.message_id))
-        tasks.succeed(db.session.get(Task, task_id), existing)
+        handover = tasks.succeed(task, reply_id)
         db.session.commit()
-        return existing
+    tasks.publish_handover(handover)
+    return reply_id

@@ -162,3 +162,23 @@ def test_offline_model_says_when_the_data_set_has_no_answer(offline_stack):
     answer = history(offline_stack, auth, conversation_id)[1]["text"]
     assert status["state"] == "SUCCESS"
     assert "could not find the answer in this data set" in answer
+
+
+def test_questions_sent_back_to_back_are_answered_in_order(claude_stack, fake_model):
+    fake_model.configure(latency=0.05)
+    auth = claude_stack.new_org()
+    conversation_id = setup_conversation(claude_stack, auth)
+    questions = [f"Question number {n}?" for n in range(8)]
+
+    task_ids = [ask(claude_stack, auth, conversation_id, q) for q in questions]
+    statuses = [claude_stack.wait_for_task(auth, task_id) for task_id in task_ids]
+
+    assert {s["state"] for s in statuses} == {"SUCCESS"}
+    messages = history(claude_stack, auth, conversation_id)
+    assert [m["role"] for m in messages] == ["user", "agent"] * len(questions)
+    assert [m["text"] for m in messages[::2]] == questions
+    for n, answer in enumerate(messages[1::2]):
+        # The fake model says how many messages it was given: the earlier questions and
+        # answers, then this question.
+        assert answer["text"] == (
+            f"[fake-claude] I read {2 * n + 1} messages. You asked: {questions[n]}")

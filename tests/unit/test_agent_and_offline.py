@@ -33,6 +33,7 @@ def job(question=SLA_QUESTION, history=(), data_set_name="Plans", passages=()) -
 
 def offline_request(question: str, sources: list[Source]) -> LLMRequest:
     return LLMRequest(system="", messages=[{"role": "user", "content": question}],
+                      question=question,
                       sources=sources)
 
 

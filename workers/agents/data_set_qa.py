@@ -33,7 +33,7 @@ def build_request(job: ReplyJob, max_tokens: int) -> LLMRequest:
         system=SYSTEM_PROMPT.format(data_set=job.data_set_name or "none",
                                     passages=_render(sources, job.data_set_name)),
         messages=to_api_messages([*job.history, Turn("user", job.question)]),
-        max_tokens=max_tokens, sources=sources)
+        question=job.question, max_tokens=max_tokens, sources=sources)
 
 
 def _render(sources: list[Source], data_set_name: str | None) -> str:

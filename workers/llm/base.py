@@ -20,6 +20,9 @@ class Source:
 class LLMRequest:
     system: str
     messages: list[dict]  # Messages API shape: [{"role": "user"|"assistant", "content": str}]
+    # The question being answered. The last user turn can hold more: an earlier question
+    # that went unanswered is joined to it, as the Messages API wants alternating roles.
+    question: str = ""
     max_tokens: int = 1024
     # The passages also rendered into `system`; the offline model answers from these.
     sources: list[Source] = field(default_factory=list)

@@ -20,8 +20,7 @@ class OfflineProvider:
     name = "offline"
 
     def generate(self, request: LLMRequest, on_text: OnText | None = None) -> LLMResult:
-        question = _last_user_text(request.messages)
-        text = _answer(question, request.sources)
+        text = _answer(request.question, request.sources)
         for chunk in _chunks(text):
             if on_text:
                 on_text(chunk)
@@ -57,13 +56,6 @@ def _best_sentences(terms: set[str], sources: list[Source]) -> list[tuple[str, s
     best = [s for s in sorted(scored)[:MAX_QUOTES] if -s[0] >= threshold]
     # Quote in reading order: by passage rank, then position within the passage.
     return [(title, sentence) for *_, title, sentence in sorted(best, key=lambda s: s[1:3])]
-
-
-def _last_user_text(messages: list[dict]) -> str:
-    for message in reversed(messages):
-        if message["role"] == "user":
-            return message["content"]
-    return ""
 
 
 def _chunks(text: str):
