@@ -17,6 +17,15 @@ SLA_DOCUMENT = (
     "Installation takes five working days."
 )
 PRICE_DOCUMENT = "The FiberUP Home plan costs 30 euros a month. It has no SLA."
+SLA_QUESTION = "Does FiberUP Business Duplex include an SLA?"
+
+
+def ask(client, auth, conversation_id, question=SLA_QUESTION) -> str:
+    """Post a question through the polling face; the task id it was accepted under."""
+    response = client.post(f"/api/conversations/{conversation_id}",
+                           json={"question_message": question}, headers=auth)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["task_id"]
 
 
 def make_app(database_url: str, **overrides):

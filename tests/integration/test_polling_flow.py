@@ -5,10 +5,11 @@ import pytest
 
 from app.extensions import db
 from app.models import Message
-from tests.conftest import PRICE_DOCUMENT, SLA_DOCUMENT
+from tests.conftest import PRICE_DOCUMENT, SLA_DOCUMENT, SLA_QUESTION
+from tests.conftest import ask as ask_through
 
 pytestmark = pytest.mark.integration
-QUESTION = "Does FiberUP Business Duplex include an SLA?"
+QUESTION = SLA_QUESTION
 
 
 def setup_conversation(stack, auth) -> int:
@@ -26,10 +27,7 @@ def setup_conversation(stack, auth) -> int:
 
 
 def ask(stack, auth, conversation_id, question=QUESTION) -> str:
-    response = stack.client.post(f"/api/conversations/{conversation_id}",
-                                 json={"question_message": question}, headers=auth)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["task_id"]
+    return ask_through(stack.client, auth, conversation_id, question)
 
 
 def history(stack, auth, conversation_id) -> list[dict]:

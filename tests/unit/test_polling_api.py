@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from app.models import Message, Task
-from tests.conftest import SLA_DOCUMENT
+from tests.conftest import SLA_DOCUMENT, ask
 from workers.tasks import reply
 
 SLA_QUESTION = "Does FiberUP Business Duplex include an SLA?"
@@ -18,13 +18,6 @@ SLA_TITLE = "FiberUP Business Duplex"
 SLA_SENTENCE = ("FiberUP Business Duplex includes an SLA guaranteeing 99.9% uptime, with an "
                 "optional priority support package that answers within two hours.")
 UNMATCHED_QUESTION = "What colour is the office cat?"
-
-
-def ask(client, auth, conversation_id, question=SLA_QUESTION):
-    response = client.post(f"/api/conversations/{conversation_id}",
-                           json={"question_message": question}, headers=auth)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["task_id"]
 
 
 def answer(client, auth, conversation_id, question=SLA_QUESTION) -> dict:

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 import workers.tasks  # noqa: F401 - registers parley.reply
 from app.models import Message, Task
+from tests.conftest import ask
 from tests.fake_anthropic import FakeAnthropicServer, input_tokens
 from workers.llm import PermanentLLMError, TransientLLMError
 from workers.llm.anthropic import AnthropicProvider
@@ -40,13 +41,6 @@ def provider(server):
     server.reset()
     yield AnthropicProvider(api_key="test", base_url=server.url, model=MODEL, timeout=2.0)
     server.reset()
-
-
-def ask(client, auth, conversation_id, question=QUESTION):
-    response = client.post(f"/api/conversations/{conversation_id}",
-                           json={"question_message": question}, headers=auth)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["task_id"]
 
 
 def run(client, auth, conversation_id, question=QUESTION) -> str:

@@ -10,16 +10,10 @@ from sqlalchemy import func, select, update
 from app.models import Message, Task
 from app.models.base import utcnow
 from app.services import replies, tasks
+from tests.conftest import ask
 from workers.tasks import reply
 
 QUESTION = "Does FiberUP Business Duplex include an SLA?"
-
-
-def ask(client, auth, conversation_id, question=QUESTION):
-    response = client.post(f"/api/conversations/{conversation_id}",
-                           json={"question_message": question}, headers=auth)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["task_id"]
 
 
 def fresh_task(db, task_id) -> Task:
