@@ -46,14 +46,17 @@ class Config:
     ANTHROPIC_BASE_URL = os.environ.get("ANTHROPIC_BASE_URL")
     ANTHROPIC_MODEL = os.environ.get("ANTHROPIC_MODEL", "claude-sonnet-4-5")
     LLM_MAX_TOKENS = _env_int("PARLEY_LLM_MAX_TOKENS", 1024)
+    # The longest a model call may take, in all (and the longest wait for its next bytes).
     LLM_TIMEOUT_SECONDS = _env_float("PARLEY_LLM_TIMEOUT", 60.0)
 
     # Transient model errors are retried by Celery: delay = base * 2**attempt, capped.
     REPLY_MAX_RETRIES = _env_int("PARLEY_REPLY_MAX_RETRIES", 5)
     RETRY_BACKOFF_SECONDS = _env_float("PARLEY_RETRY_BACKOFF", 2.0)
     RETRY_BACKOFF_MAX_SECONDS = _env_float("PARLEY_RETRY_BACKOFF_MAX", 60.0)
-    # A reply task may run this long; the broker redelivers an unacknowledged task
-    # only after the visibility timeout, which must exceed it plus the longest retry delay.
+    # A task STARTED this long ago is taken for abandoned by the sweep, which re-queues
+    # it; it must exceed the model's timeout. The broker redelivers an unacknowledged
+    # message only after the visibility timeout, which exceeds this plus the longest
+    # retry delay. (Celery's own time limits, set from it too, bind only prefork pools.)
     TASK_TIME_LIMIT_SECONDS = _env_int("PARLEY_TASK_TIME_LIMIT", 300)
 
     # The sweep (celery beat) publishes tasks the broker never got and re-queues

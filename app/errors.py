@@ -9,8 +9,10 @@ import logging
 from http import HTTPStatus
 
 from flask import Flask, jsonify
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +36,6 @@ class NotFound(ParleyError):
 
 class Unauthorized(ParleyError):
     status_code = 401
-
-
-class Conflict(ParleyError):
-    status_code = 409
 
 
 class UnsupportedMediaType(ParleyError):
@@ -76,6 +74,13 @@ def register_error_handlers(app: Flask) -> None:
     def handle_database_down(exc: OperationalError):
         log.warning("database unavailable: %s", exc.orig)
         return _json_error(503, "The database is unavailable; try again shortly.")
+
+    @app.errorhandler(DataError)
+    def handle_unstorable_value(exc: DataError):
+        # The validation should have caught it; the database is the last line.
+        log.warning("database refused a value: %s", exc.orig)
+        db.session.rollback()
+        return _json_error(400, "The request holds a value the database cannot store.")
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

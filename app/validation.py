@@ -1,11 +1,14 @@
 """Input rules every face shares: ids the database can hold, text the database can
-store, and JSON parsing that turns every unparseable body into a 400."""
+store, and JSON parsing that turns every unparseable body into a 400 (and a body
+that is not JSON into a 415)."""
 
 import json
 
 from marshmallow import ValidationError, fields, validate
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+
+from app.errors import UnsupportedMediaType
 
 MAX_ID = 2**31 - 1  # the largest integer id PostgreSQL's INTEGER columns hold
 # For URL rules: an id outside this range matches no route, so it is a 404.
@@ -18,14 +21,24 @@ def Id(**kwargs) -> fields.Integer:  # noqa: N802 - reads as a field class in sc
 
 class Text(fields.String):
     """A string the database can store: encodable as UTF-8 (no lone surrogates) and
-    without NUL characters, which PostgreSQL refuses in text."""
+    without NUL characters, which PostgreSQL refuses in text; and, unless blank=True,
+    not only whitespace."""
 
-    default_error_messages = {"unstorable": "Text must be valid Unicode without NUL characters."}
+    default_error_messages = {
+        "unstorable": "Text must be valid Unicode without NUL characters.",
+        "blank": "Must not be blank.",
+    }
+
+    def __init__(self, *, blank: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.blank = blank
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         if not is_storable(text):
             raise self.make_error("unstorable")
+        if not self.blank and text and not text.strip():
+            raise self.make_error("blank")
         return text
 
 
@@ -55,5 +68,8 @@ class JSONParser(FlaskParser):
 
     def _raw_load_json(self, req):
         if not is_json_request(req):
+            if req.get_data(cache=True):
+                raise UnsupportedMediaType("Send the body as JSON (Content-Type: "
+                                           "application/json).")
             return core.missing
         return parse_json(req.get_data(cache=True))

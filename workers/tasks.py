@@ -7,6 +7,7 @@ import logging
 
 from celery import shared_task
 from flask import current_app
+from sqlalchemy.exc import OperationalError
 
 from app.services import replies, tasks
 from workers.agents import data_set_qa
@@ -17,29 +18,32 @@ log = logging.getLogger(__name__)
 
 @shared_task(bind=True, name=tasks.REPLY_TASK, max_retries=None)
 def reply(self, task_id: str) -> None:
-    job = replies.prepare(task_id)
-    if job is None:
-        log.info("task %s has nothing to do (finished, unknown or held elsewhere)", task_id)
-        return
     config = current_app.config
     try:
+        job = replies.prepare(task_id)
+    except OperationalError as exc:
+        # The database is unreachable: nothing was claimed, so try the message again.
+        raise self.retry(exc=exc, countdown=retry_delay(config, self.request.retries))
+    if job is None:
+        log.info("task %s has nothing to do (finished, unknown, waiting or held)", task_id)
+        return
+    try:
         result = data_set_qa.answer(job, get_provider(config), config["LLM_MAX_TOKENS"])
+        replies.complete(job, result)
     except TransientLLMError as exc:
-        if self.request.retries >= config["REPLY_MAX_RETRIES"]:
-            tasks.fail(task_id, f"gave up after {self.request.retries + 1} attempts: {exc}")
-            return
-        tasks.release_for_retry(task_id, str(exc))
-        raise self.retry(exc=exc, countdown=retry_delay(config, self.request.retries,
-                                                        exc.retry_after))
+        if job.attempt > config["REPLY_MAX_RETRIES"]:
+            tasks.fail(task_id, f"gave up after {job.attempt} attempts: {exc}", job.attempt)
+        elif tasks.release_for_retry(task_id, job.attempt, str(exc)):
+            raise self.retry(exc=exc, countdown=retry_delay(config, job.attempt - 1,
+                                                            exc.retry_after))
     except PermanentLLMError as exc:
-        tasks.fail(task_id, str(exc))
-        return
+        tasks.fail(task_id, str(exc), job.attempt)
     except Exception as exc:
-        # A bug must not leave the task STARTED until the sweep: end it, readably.
+        # Neither the model's fault nor a passing one: end the task readably rather than
+        # leave it STARTED for the sweep to retry forever. (If the database is what
+        # failed, this fails too, and the sweep re-queues the task.)
         log.exception("reply task %s failed", task_id)
-        tasks.fail(task_id, f"internal error: {type(exc).__name__}")
-        return
-    replies.complete(task_id, result)
+        tasks.fail(task_id, f"internal error: {type(exc).__name__}", job.attempt)
 
 
 @shared_task(name="parley.sweep")
@@ -47,8 +51,9 @@ def sweep() -> dict:
     return tasks.sweep()
 
 
-def retry_delay(config, retries: int, retry_after: float | None) -> float:
-    """Exponential backoff, capped; never sooner than the model asked (retry-after)."""
+def retry_delay(config, retries: int, retry_after: float | None = None) -> float:
+    """Exponential backoff, and not sooner than the model's retry-after; both capped
+    at PARLEY_RETRY_BACKOFF_MAX."""
     delay = min(config["RETRY_BACKOFF_SECONDS"] * 2 ** retries,
                 config["RETRY_BACKOFF_MAX_SECONDS"])
     return max(delay, min(retry_after or 0, config["RETRY_BACKOFF_MAX_SECONDS"]))

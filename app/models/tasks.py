@@ -20,7 +20,11 @@ class TaskState(str, enum.Enum):
 
 class Task(db.Model):
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_state_updated_at", "state", "updated_at"),)
+    __table_args__ = (
+        Index("ix_tasks_state_updated_at", "state", "updated_at"),
+        # A conversation's line of questions: who must wait, who is next.
+        Index("ix_tasks_conversation_id_message_id", "conversation_id", "message_id"),
+    )
 
     # Also the Celery task id, so Flower and our table name the same thing.
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)

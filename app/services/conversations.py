@@ -5,7 +5,7 @@ from sqlalchemy import select, update
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Conversation, Message, Task
-from app.models.base import utcnow
+from app.models.base import new_uuid, utcnow
 from app.services import data_sets, tasks
 
 
@@ -39,44 +39,42 @@ def history(conversation_id: int, before_seq: int | None = None,
 
 
 def post_question(org_id: str, conversation_id: int, text: str,
-                  data_set_id: int | None = None) -> Task:
-    """Store the user message and its reply task in ONE transaction, then publish;
-    behind an unfinished question of the same conversation, the task waits its turn
-    (see app/services/tasks.py).
+                  data_set_id: int | None = None) -> str:
+    """Store the user message and its reply task in ONE transaction, then publish, and
+    return the task id. Behind an unfinished question of the same conversation,
+    the task waits its turn (see app/services/tasks.py).
 
     The answer comes from `data_set_id` when given, else the conversation's data set.
     """
     conversation = get_conversation(org_id, conversation_id)
     if data_set_id is not None:
         data_sets.get_data_set(org_id, data_set_id)
-    message = append_message(conversation.id, "user", text, reply_slot=True)
-    # The conversation is locked from here to the commit (append_message took it).
+    message = append_question(conversation.id, text)
+    # The conversation is locked from here to the commit (append_question took it).
     waiting = tasks.must_wait(conversation.id, message.id)
-    task = Task(org_id=org_id, name=tasks.REPLY_TASK, conversation_id=conversation.id,
-                message_id=message.id, data_set_id=data_set_id or conversation.data_set_id,
-                published_at=None if waiting else utcnow())
-    db.session.add(task)
+    # The id is known before the commit: nothing after it needs to read the row back.
+    task_id = new_uuid()
+    db.session.add(Task(id=task_id, org_id=org_id, name=tasks.REPLY_TASK,
+                        conversation_id=conversation.id, message_id=message.id,
+                        data_set_id=data_set_id or conversation.data_set_id,
+                        published_at=None if waiting else utcnow()))
     db.session.commit()
     if not waiting:
-        tasks.publish(task.id, task.name)
-    return task
+        tasks.publish(task_id, tasks.REPLY_TASK)
+    return task_id
 
 
-def append_message(conversation_id: int, role: str, text: str, reply_slot: bool = False,
-                   **fields) -> Message:
-    """Add a message at the next position (not committed). The counter update takes
-    the conversation's row lock, so concurrent appends get distinct, ordered seqs.
-
-    With reply_slot, the position after the message is kept for its reply, so the
-    history reads question, answer, question, answer even when questions are sent
-    faster than they are answered."""
-    step = 2 if reply_slot else 1
+def append_question(conversation_id: int, text: str) -> Message:
+    """Add a user message at the next position (not committed), keeping the position
+    after it for its reply, so the history reads question, answer, question, answer
+    even when questions come faster than answers. The counter update takes the
+    conversation's row lock, so concurrent questions get distinct, ordered positions."""
     last_seq = db.session.execute(
         update(Conversation).where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + step).returning(Conversation.last_seq)
+        .values(last_seq=Conversation.last_seq + 2).returning(Conversation.last_seq)
     ).scalar_one()
-    message = Message(conversation_id=conversation_id, seq=last_seq - step + 1, role=role,
-                      text=text, **fields)
+    message = Message(conversation_id=conversation_id, seq=last_seq - 1, role="user",
+                      text=text)
     db.session.add(message)
     db.session.flush()
     return message

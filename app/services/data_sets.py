@@ -5,7 +5,7 @@ from sqlalchemy import select
 from app.errors import NotFound
 from app.extensions import db
 from app.models import DataSet, Document, Passage
-from app.services.passages import split_passages
+from app.services.text import split_passages
 
 
 def create_data_set(org_id: str, name: str, description: str = "") -> DataSet:

@@ -3,27 +3,12 @@ PostgreSQL's full-text search over a GIN expression index, SQLite's FTS5 table.
 Both are created by the initial migration. Words are ORed so that a question matches
 passages sharing any of its terms, and the database ranks them (ts_rank_cd / bm25)."""
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import text
 
 from app.extensions import db
-
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_MAX_TERMS = 32
-
-# Function words carry no meaning for retrieval. PostgreSQL's english configuration
-# drops them itself; FTS5 has no stop list, so they are dropped here for both.
-STOP_WORDS = frozenset("""
-a about above after again all also am an and any are as at be because been before
-being below between both but by can could did do does doing down during each few for
-from further had has have having he her here hers him his how i if in into is it its
-itself just me more most my no nor not of off on once only or other our out over own
-same she should so some such than that the their them then there these they this
-those through to too under until up very was we were what when where which while who
-whom why will with would you your yours
-""".split())
+from app.services.text import query_terms
 
 _POSTGRES_SEARCH = text("""
     SELECT p.id, p.document_id, p.text, d.title,
@@ -54,14 +39,6 @@ class Hit:
     document_title: str
     text: str
     score: float
-
-
-def query_terms(question: str) -> list[str]:
-    terms: list[str] = []
-    for word in _WORD.findall(question.lower()):
-        if word not in STOP_WORDS and word not in terms:
-            terms.append(word)
-    return terms[:_MAX_TERMS]
 
 
 def search_passages(data_set_id: int, question: str, limit: int) -> list[Hit]:

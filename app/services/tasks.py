@@ -4,6 +4,10 @@ The web side reads it (one indexed select) and publishes tasks after commit; the
 worker side claims a task before working on it and finishes it in the same
 transaction that stores its result.
 
+A claim is a lease with a token: claiming bumps `attempts`, and a worker may finish
+the task only while the task is still STARTED with the attempt it claimed. A worker
+whose claim was taken over (the sweep judged it dead) can change nothing.
+
 Order within a conversation: a question's task runs only when every earlier question
 of its conversation has finished. A question posted behind an unfinished one is stored
 unpublished; when a task finishes, it hands over to the next waiting question of its
@@ -12,10 +16,11 @@ lock while they decide, so a hand-over is never missed.
 """
 
 import logging
+import re
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
 
 from app.errors import NotFound
@@ -28,13 +33,14 @@ log = logging.getLogger(__name__)
 REPLY_TASK = "parley.reply"
 SWEEP_BATCH = 500
 UNFINISHED = (TaskState.PENDING.value, TaskState.STARTED.value)
+_TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 # (task id, task name) of a task to publish once the caller's transaction commits.
 Handover = tuple[str, str] | None
 
 
 def get_task(org_id: str, task_id: str) -> Task:
-    task = db.session.get(Task, task_id)
+    task = db.session.get(Task, task_id) if _TASK_ID.match(task_id) else None
     if task is None or task.org_id != org_id:
         raise NotFound(f"Task {task_id} not found.")
     return task
@@ -55,58 +61,73 @@ def publish(task_id: str, name: str) -> bool:
         return False
 
 
-def earlier_unfinished(task=Task):
-    """SQL: an earlier question of the task's conversation is still unfinished."""
+def _earlier_unfinished(conversation_id, message_id):
+    """SQL: a question before `message_id` in the conversation is still unfinished.
+    Takes values or columns, so it also works correlated to the tasks table."""
     earlier = aliased(Task)
-    return exists().where(earlier.conversation_id == task.conversation_id,
-                          earlier.message_id < task.message_id,
+    return exists().where(earlier.conversation_id == conversation_id,
+                          earlier.message_id < message_id,
                           earlier.state.in_(UNFINISHED))
 
 
 def must_wait(conversation_id: int, message_id: int) -> bool:
     """Whether a new question must wait for an earlier one (call with the
     conversation locked)."""
-    earlier_task = select(Task.id).where(
-        Task.conversation_id == conversation_id, Task.message_id < message_id,
-        Task.state.in_(UNFINISHED)).limit(1)
-    return db.session.scalar(earlier_task) is not None
+    return db.session.scalar(select(_earlier_unfinished(conversation_id, message_id)))
 
 
 def claim(task_id: str) -> Task | None:
-    """Atomically move the task to STARTED. Returns None when there is nothing to do:
-    the task is unknown, finished, waiting for an earlier question of its conversation,
-    or held by another worker's live claim, so a redelivered or duplicated message never
-    runs the model twice."""
-    now = utcnow()
-    stale = now - timedelta(seconds=current_app.config["TASK_TIME_LIMIT_SECONDS"])
+    """Atomically move a PENDING task whose turn has come to STARTED, taking a new
+    attempt number. Returns None when there is nothing to do: the task is unknown,
+    finished, waiting for an earlier question, or held by another worker, so a
+    redelivered or duplicated message never runs the model twice."""
     claimed = db.session.execute(
         update(Task)
-        .where(Task.id == task_id, ~earlier_unfinished(), or_(
-            Task.state == TaskState.PENDING.value,
-            (Task.state == TaskState.STARTED.value) & (Task.updated_at < stale)))
-        .values(state=TaskState.STARTED.value, attempts=Task.attempts + 1, updated_at=now)
+        .where(Task.id == task_id, Task.state == TaskState.PENDING.value,
+               ~_earlier_unfinished(Task.conversation_id, Task.message_id))
+        .values(state=TaskState.STARTED.value, attempts=Task.attempts + 1, error=None,
+                updated_at=utcnow())
     ).rowcount
     db.session.commit()
     return db.session.get(Task, task_id) if claimed else None
 
 
-def release_for_retry(task_id: str, error: str) -> None:
+def _held(task_id: str, attempt: int):
+    """SQL: the task is still STARTED under this claim."""
+    return (Task.id == task_id) & (Task.state == TaskState.STARTED.value) & (
+        Task.attempts == attempt)
+
+
+def release_for_retry(task_id: str, attempt: int, error: str) -> bool:
     """Back to PENDING so the retried delivery can claim it; the error says why. The
-    task keeps its place: later questions of its conversation go on waiting."""
-    db.session.execute(update(Task).where(Task.id == task_id).values(
+    task keeps its place: later questions of its conversation go on waiting. The retry
+    counts as published now: if its message is lost, the sweep sends it again."""
+    released = db.session.execute(update(Task).where(_held(task_id, attempt)).values(
         state=TaskState.PENDING.value, error=f"retrying after: {error}"[:2000],
-        updated_at=utcnow()))
+        published_at=utcnow(), updated_at=utcnow())).rowcount
     db.session.commit()
+    return bool(released)
 
 
-def fail(task_id: str, error: str) -> None:
+def fail(task_id: str, error: str, attempt: int | None = None) -> None:
+    """End the task FAILURE, if this claim still holds it (any unfinished task when
+    attempt is None), and hand over to the conversation's next question."""
     task = db.session.get(Task, task_id)
     lock_conversation(task.conversation_id)
+    db.session.refresh(task)
+    if not (task.state in UNFINISHED if attempt is None else holds(task, attempt)):
+        db.session.rollback()
+        return
     task.state = TaskState.FAILURE.value
     task.error = error[:2000]
     handover = hand_over(task)
     db.session.commit()
     publish_handover(handover)
+
+
+def holds(task: Task, attempt: int) -> bool:
+    """Whether the claim `attempt` still holds the (freshly loaded) task."""
+    return task.state == TaskState.STARTED.value and task.attempts == attempt
 
 
 def succeed(task: Task, reply_message_id: int | None) -> Handover:
@@ -146,28 +167,42 @@ def lock_conversation(conversation_id: int) -> None:
 
 
 def sweep() -> dict:
-    """Publish tasks the broker never accepted, and re-queue tasks whose worker died
-    (STARTED with no progress for longer than a task may run)."""
+    """Make sure every task ends:
+    - publish tasks the broker never accepted (unpublished past a grace period), and
+      tasks published so long ago that their message must be lost (past the broker's
+      visibility timeout: a queued message would have been delivered by then);
+    - re-queue tasks whose worker died (STARTED with no progress past the deadline),
+      and fail those that have been abandoned too often to try again.
+    Only the head of each conversation's line is published; the rest follow in turn."""
     now = utcnow()
     config = current_app.config
-    unpublished_before = now - timedelta(seconds=config["UNPUBLISHED_GRACE_SECONDS"])
-    stale_before = now - timedelta(seconds=config["TASK_TIME_LIMIT_SECONDS"] + 60)
-    # Only the head of each conversation's line: the others are handed over in turn.
-    unpublished = db.session.execute(
+    visibility = config["CELERY"]["broker_transport_options"]["visibility_timeout"]
+    is_head = ~_earlier_unfinished(Task.conversation_id, Task.message_id)
+    lost = db.session.execute(
         select(Task.id, Task.name).where(
-            Task.state == TaskState.PENDING.value, Task.published_at.is_(None),
-            Task.created_at < unpublished_before, ~earlier_unfinished())
+            Task.state == TaskState.PENDING.value, is_head,
+            ((Task.published_at.is_(None)) & (Task.created_at < now - timedelta(
+                seconds=config["UNPUBLISHED_GRACE_SECONDS"])))
+            | (Task.published_at < now - timedelta(seconds=visibility)))
         .limit(SWEEP_BATCH)).all()
     abandoned = db.session.execute(
-        select(Task.id, Task.name).where(
-            Task.state == TaskState.STARTED.value, Task.updated_at < stale_before)
+        select(Task.id, Task.name, Task.attempts).where(
+            Task.state == TaskState.STARTED.value,
+            Task.updated_at < now - timedelta(seconds=config["TASK_TIME_LIMIT_SECONDS"]))
         .limit(SWEEP_BATCH)).all()
-    for task_id, _ in abandoned:
-        db.session.execute(update(Task).where(Task.id == task_id).values(
-            state=TaskState.PENDING.value, error="re-queued: the worker stopped"))
-    db.session.execute(update(Task).where(Task.id.in_([t for t, _ in unpublished]))
-                       .values(published_at=now))
+    requeued, given_up = [], []
+    for task_id, name, attempts in abandoned:
+        if attempts > config["REPLY_MAX_RETRIES"]:
+            given_up.append(task_id)
+        else:
+            requeued.append((task_id, name))
+    db.session.execute(update(Task).where(Task.id.in_([t for t, _ in requeued])).values(
+        state=TaskState.PENDING.value, error="re-queued: its worker stopped"))
+    republished = [task_id for task_id, _ in [*lost, *requeued]]
+    db.session.execute(update(Task).where(Task.id.in_(republished)).values(published_at=now))
     db.session.commit()
-    published = sum(publish(task_id, name) for task_id, name in [*unpublished, *abandoned])
-    return {"unpublished": len(unpublished), "abandoned": len(abandoned),
+    for task_id in given_up:
+        fail(task_id, "gave up: its worker stopped during each of its attempts")
+    published = sum(publish(task_id, name) for task_id, name in [*lost, *requeued])
+    return {"unpublished": len(lost), "abandoned": len(requeued), "failed": len(given_up),
             "published": published}

@@ -5,9 +5,9 @@
 import pytest
 
 from app.services import data_sets, organizations
-from app.services.passages import MAX_PASSAGE_CHARS, split_passages
-from app.services.replies import ReplyJob, Turn
-from app.services.search import Hit, query_terms, search_passages
+from app.services.jobs import ReplyJob, Turn
+from app.services.search import Hit, search_passages
+from app.services.text import MAX_PASSAGE_CHARS, query_terms, split_passages
 from tests.conftest import PRICE_DOCUMENT, SLA_DOCUMENT
 from workers.agents import data_set_qa
 from workers.agents.data_set_qa import build_request, to_api_messages
@@ -27,7 +27,7 @@ def hit(title: str, text: str, passage_id: int = 1) -> Hit:
 
 
 def job(question=SLA_QUESTION, history=(), data_set_name="Plans", passages=()) -> ReplyJob:
-    return ReplyJob(task_id="t", question=question, history=list(history),
+    return ReplyJob(task_id="t", attempt=1, question=question, history=list(history),
                     data_set_name=data_set_name, passages=list(passages))
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from app.models import Message, Task
 from app.models.base import utcnow
 from app.services import replies, tasks
+from app.services.jobs import Reply
 from tests.conftest import ask
 from workers.tasks import reply
 
@@ -79,11 +80,13 @@ def test_claim_of_unknown_task_returns_none(app):
     assert tasks.claim("00000000-0000-0000-0000-000000000000") is None
 
 
-def test_stale_claim_can_be_claimed_again(app, db, task_id):
+def test_stale_claim_is_claimed_again_only_after_the_sweep_requeues_it(app, db, task_id):
     tasks.claim(task_id)
     long_ago = utcnow() - timedelta(seconds=app.config["TASK_TIME_LIMIT_SECONDS"] + 1)
     set_task(db, task_id, updated_at=long_ago)
 
+    assert tasks.claim(task_id) is None  # one rule decides a worker is dead: the sweep's
+    tasks.sweep()
     assert tasks.claim(task_id) is not None
     assert fresh_task(db, task_id).attempts == 2
 
@@ -128,9 +131,9 @@ def test_prepare_claims_and_loads_the_question(db, task_id):
 
 
 def test_complete_stores_reply_and_marks_success(db, task_id):
-    replies.prepare(task_id)
+    job = replies.prepare(task_id)
 
-    message_id = replies.complete(task_id, replies.Reply(text="Yes.", model="m", input_tokens=3,
+    message_id = replies.complete(job, Reply(text="Yes.", model="m", input_tokens=3,
                                                          output_tokens=1))
 
     task = fresh_task(db, task_id)
@@ -141,22 +144,22 @@ def test_complete_stores_reply_and_marks_success(db, task_id):
 
 
 def test_complete_twice_leaves_exactly_one_reply(db, task_id):
-    replies.prepare(task_id)
-    first = replies.complete(task_id, replies.Reply(text="First.", model="m"))
+    job = replies.prepare(task_id)
+    first = replies.complete(job, Reply(text="First.", model="m"))
 
-    second = replies.complete(task_id, replies.Reply(text="Second.", model="m"))
+    second = replies.complete(job, Reply(text="Second.", model="m"))
 
     task = fresh_task(db, task_id)
     stored = agent_replies_to(db, task.message_id)
-    assert second == first
+    assert second is None  # the claim ended with the first completion
     assert [m.text for m in stored] == ["First."]
     assert task.state == "SUCCESS" and task.reply_message_id == first
 
 
 def test_complete_twice_does_not_consume_a_position(db, client, auth, conversation_id, task_id):
-    replies.prepare(task_id)
-    replies.complete(task_id, replies.Reply(text="First.", model="m"))
-    replies.complete(task_id, replies.Reply(text="Second.", model="m"))
+    job = replies.prepare(task_id)
+    replies.complete(job, Reply(text="First.", model="m"))
+    replies.complete(job, Reply(text="Second.", model="m"))
 
     later = ask(client, auth, conversation_id, "And the price?")
 
@@ -266,7 +269,7 @@ def test_sweep_leaves_published_pending_tasks_alone(app, task_id, sent, db):
     result = tasks.sweep()
 
     assert sent == []
-    assert result == {"unpublished": 0, "abandoned": 0, "published": 0}
+    assert result == {"unpublished": 0, "abandoned": 0, "failed": 0, "published": 0}
 
 
 def test_sweep_requeues_a_task_started_longer_ago_than_the_deadline(app, task_id, sent, db):
@@ -310,3 +313,67 @@ def test_task_count_is_one_per_question(client, auth, conversation_id, db):
     ask(client, auth, conversation_id, "And the price?")
 
     assert db.session.scalar(select(func.count()).select_from(Task)) == 2
+
+
+# -- claims that were taken over -----------------------------------------------------------
+
+
+def take_over(db, task_id):
+    """What the sweep does to a task whose worker looks dead: back to PENDING."""
+    db.session.execute(update(Task).where(Task.id == task_id).values(state="PENDING"))
+    db.session.commit()
+
+
+def test_a_lost_claim_cannot_store_a_reply(db, task_id):
+    stale = replies.prepare(task_id)
+    take_over(db, task_id)
+    current = replies.prepare(task_id)
+
+    assert replies.complete(stale, Reply(text="Late.", model="m")) is None
+    assert replies.complete(current, Reply(text="Current.", model="m")) is not None
+    assert [m.text for m in agent_replies_to(db, fresh_task(db, task_id).message_id)] == [
+        "Current."]
+
+
+def test_a_lost_claim_cannot_fail_or_release_the_task(db, task_id):
+    stale = replies.prepare(task_id)
+    take_over(db, task_id)
+    current = replies.prepare(task_id)
+    replies.complete(current, Reply(text="Done.", model="m"))
+
+    tasks.fail(task_id, "late failure", stale.attempt)
+    released = tasks.release_for_retry(task_id, stale.attempt, "late retry")
+
+    assert released is False
+    task = fresh_task(db, task_id)
+    assert (task.state, task.error) == ("SUCCESS", None)
+
+
+# -- the sweep ---------------------------------------------------------------------------------
+
+
+def test_sweep_republishes_a_task_whose_message_was_lost(app, db, sent, task_id):
+    # Published (as the row says) long ago, yet never started: the message is gone.
+    long_ago = utcnow() - timedelta(days=1)
+    db.session.execute(update(Task).where(Task.id == task_id).values(published_at=long_ago))
+    db.session.commit()
+    sent.clear()
+
+    result = tasks.sweep()
+
+    assert result["unpublished"] == 1
+    assert sent == [("parley.reply", task_id)]
+    assert fresh_task(db, task_id).published_at > long_ago
+
+
+def test_sweep_fails_a_task_abandoned_too_often(app, db, task_id):
+    app.config["REPLY_MAX_RETRIES"] = 2
+    db.session.execute(update(Task).where(Task.id == task_id).values(
+        state="STARTED", attempts=3, updated_at=utcnow() - timedelta(days=1)))
+    db.session.commit()
+
+    result = tasks.sweep()
+
+    task = fresh_task(db, task_id)
+    assert result["failed"] == 1
+    assert task.state == "FAILURE" and "worker stopped" in task.error

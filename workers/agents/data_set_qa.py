@@ -1,7 +1,7 @@
 """The data-set QA agent: answers a question from the passages retrieved from the
 conversation's data set, with the conversation so far as context."""
 
-from app.services.replies import Reply, ReplyJob, Turn
+from app.services.jobs import Reply, ReplyJob, Turn
 from workers.llm import LLMRequest, Provider, Source
 from workers.llm.base import OnText
 

@@ -5,6 +5,8 @@ the Celery task retries with backoff, so a waiting retry holds no worker slot an
 in Flower. One client per process (see registry.py) pools the connections to the model.
 """
 
+import time
+
 import anthropic
 import httpx2
 
@@ -21,6 +23,9 @@ class AnthropicProvider:
     def __init__(self, api_key: str | None, base_url: str | None, model: str,
                  timeout: float):
         self.model = model
+        # The SDK's timeout bounds each wait for bytes; this bounds the whole call, so
+        # a reply that trickles forever still ends well inside the task's deadline.
+        self.total_timeout = timeout
         # The SDK's default HTTP client pools up to 1,000 connections, enough for
         # every slot of a worker to have its own.
         self.client = anthropic.Anthropic(api_key=api_key, base_url=base_url,
@@ -36,11 +41,15 @@ class AnthropicProvider:
             raise TransientLLMError(f"model connection failed: {exc}") from exc
 
     def _stream(self, request: LLMRequest, on_text: OnText | None) -> LLMResult:
+        deadline = time.monotonic() + self.total_timeout
         with self.client.messages.stream(
             model=self.model, max_tokens=request.max_tokens, system=request.system,
             messages=request.messages,
         ) as stream:
             for chunk in stream.text_stream:
+                if time.monotonic() > deadline:
+                    raise TransientLLMError(
+                        f"the model took longer than {self.total_timeout:g}s to answer")
                 if on_text:
                     on_text(chunk)
             final = stream.get_final_message()

@@ -5,8 +5,7 @@ question, and names the document each comes from. With no passages it says plain
 that the data set does not contain the answer.
 """
 
-from app.services.passages import split_sentences
-from app.services.search import query_terms
+from app.services.text import query_terms, split_sentences
 from workers.llm.base import LLMRequest, LLMResult, OnText, Source
 
 MODEL_NAME = "parley-offline-extractive"

@@ -83,9 +83,7 @@ class ConversationById(MethodView):
     @blp.response(200, schemas.ConversationWithHistorySchema)
     def get(self, conversation_id):
         """Get a conversation and its whole history, in order"""
-        conversation = conversations.get_conversation(current_caller().org_id, conversation_id)
-        conversation.history = conversations.history(conversation.id)
-        return conversation
+        return conversations.get_conversation(current_caller().org_id, conversation_id)
 
     @blp.doc(security=SECURITY)
     @blp.arguments(schemas.QuestionSchema)
@@ -94,9 +92,9 @@ class ConversationById(MethodView):
         """Send a question; the reply is produced asynchronously
 
         Poll GET /api/task_status/{task_id} until SUCCESS or FAILURE."""
-        task = conversations.post_question(current_caller().org_id, conversation_id,
-                                           body["question_message"], body["data_set_id"])
-        return {"task_id": task.id}
+        task_id = conversations.post_question(current_caller().org_id, conversation_id,
+                                              body["question_message"], body["data_set_id"])
+        return {"task_id": task_id}
 
 
 @blp.route("/task_status/<task_id>")
@@ -146,5 +144,8 @@ def _read_upload(file) -> tuple[str, str]:
         raise InvalidInput("The file contains NUL characters.",
                            {"files": {"file": ["Not a text file."]}})
     title = name.rsplit("/", 1)[-1].rsplit(".", 1)[0] or name
+    if not is_storable(title):
+        raise InvalidInput("The file name cannot be used as a title.",
+                           {"files": {"file": ["File name holds NUL or invalid characters."]}})
     return title[:schemas.TITLE_LIMIT], content
 

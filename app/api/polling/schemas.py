@@ -11,7 +11,7 @@ TITLE_LIMIT = 300
 
 class DataSetCreateSchema(Schema):
     name = Text(required=True, validate=validate.Length(min=1, max=TEXT_FIELD_LIMIT))
-    description = Text(load_default="", validate=validate.Length(max=10_000))
+    description = Text(load_default="", blank=True, validate=validate.Length(max=10_000))
 
 
 class DataSetSchema(Schema):
@@ -73,7 +73,7 @@ class TaskAcceptedSchema(Schema):
     task_id = fields.String()
 
 
-# The spec's three states; STARTED (running, or waiting to retry) is still PENDING to it.
+# The spec's three states: a STARTED (running) task is still PENDING to it.
 PUBLIC_STATE = {"PENDING": "PENDING", "STARTED": "PENDING", "SUCCESS": "SUCCESS",
                 "FAILURE": "FAILURE"}
 STAGE = {"PENDING": "queued", "STARTED": "running", "SUCCESS": "succeeded",

@@ -1,0 +1,30 @@
+"""The plain values the core hands to an agent and takes back: no ORM rows, no
+session, so an agent holds nothing of the database while the model works."""
+
+from dataclasses import dataclass, field
+
+from app.services.search import Hit
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # "user" or "agent"
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyJob:
+    task_id: str
+    attempt: int  # the claim: only this attempt may finish the task
+    question: str
+    history: list[Turn]  # the conversation before the question, oldest first
+    data_set_name: str | None
+    passages: list[Hit] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    model: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
