@@ -91,9 +91,12 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def _describe(exc: HTTPException, errors: dict | None) -> str:
-    if errors:
-        return f"Invalid request: {_first_problem(errors)}"
-    return exc.description or exc.name
+    return describe_errors(errors) if errors else (exc.description or exc.name)
+
+
+def describe_errors(errors: dict) -> str:
+    """A message naming the first field at fault, e.g. 'Invalid request: title: ...'."""
+    return f"Invalid request: {_first_problem(errors)}"
 
 
 _LOCATIONS = {"json", "query", "form", "files", "view_args"}

@@ -407,3 +407,23 @@ def test_fuzz_post_never_500(client, auth, paths, data_set_id, endpoint, case):
     assert response.status_code < 500, response.get_data(as_text=True)[:300]
     assert response.is_json
     assert isinstance(response.get_json(), dict)
+
+
+@pytest.mark.parametrize("endpoint", ["data_sets", "documents", "conversations", "question"])
+def test_a_body_that_is_not_json_is_415(client, auth, db, paths, endpoint):
+    with changes_nothing(db):
+        response = post_raw(client, auth, paths[endpoint], '{"name": "x"}', "text/plain")
+
+    assert_error(response, 415)
+
+
+@pytest.mark.parametrize("endpoint,body", [
+    ("question", {"question_message": " \n\t "}),
+    ("data_sets", {"name": "   "}),
+    ("documents", {"title": "Blank", "content": "  \n  "}),
+])
+def test_blank_text_is_422_naming_the_field(client, auth, db, paths, endpoint, body):
+    with changes_nothing(db):
+        response = client.post(paths[endpoint], json=body, headers=auth)
+
+    assert_error(response, 422, names=next(iter(body)) if endpoint != "documents" else "content")

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from app.auth import SECURITY_SCHEMES, current_caller, require_caller
 from app.api.polling import schemas
-from app.errors import BadRequest, InvalidInput, UnsupportedMediaType
+from app.errors import BadRequest, InvalidInput, UnsupportedMediaType, describe_errors
 from app.services import conversations, data_sets, tasks
 from app.validation import ID_CONVERTER, JSONParser, is_storable, parse_json
 
@@ -124,7 +124,8 @@ def _document_from(req) -> tuple[str, str]:
     try:
         document = schemas.DocumentCreateSchema().load(body)
     except ValidationError as exc:
-        raise InvalidInput("Invalid document.", {"json": exc.messages}) from None
+        errors = {"json": exc.messages}
+        raise InvalidInput(describe_errors(errors), errors) from None
     return document["title"], document["content"]
 
 
