@@ -15,8 +15,10 @@ MAX_ID = 2**31 - 1  # the largest integer id PostgreSQL's INTEGER columns hold
 ID_CONVERTER = f"int(min=1, max={MAX_ID})"
 
 
-def Id(**kwargs) -> fields.Integer:  # noqa: N802 - reads as a field class in schemas
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+def Id(strict: bool = True, **kwargs) -> fields.Integer:  # noqa: N802 - reads as a field
+    """An id the database can hold. strict (for JSON) refuses "12"; query strings need
+    strict=False."""
+    return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 class Text(fields.String):

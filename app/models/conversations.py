@@ -2,7 +2,7 @@ from datetime import datetime
 from functools import partial
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models.base import created_at_column, public_id
@@ -23,11 +23,6 @@ class Conversation(db.Model):
     # The last sequence number handed out; incremented atomically per message.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = created_at_column()
-
-    # The whole history, in order, loaded when read. Paged reads go through
-    # app.services.conversations.history instead.
-    history: Mapped[list["Message"]] = relationship(
-        order_by="Message.seq", viewonly=True, lazy="select")
 
 
 class Message(db.Model):

@@ -1,5 +1,7 @@
 """Conversations and their messages: the one core every face presents."""
 
+from dataclasses import dataclass
+
 from sqlalchemy import select, update
 
 from app.errors import NotFound
@@ -23,6 +25,36 @@ def get_conversation(org_id: str, conversation_id: int) -> Conversation:
     if conversation is None or conversation.org_id != org_id:
         raise NotFound(f"Conversation {conversation_id} not found.")
     return conversation
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    conversation: Conversation
+    history: list[Message]  # oldest first
+    older: int | None  # when there are earlier messages: the id to page back from
+
+
+def get_history_page(org_id: str, conversation_id: int, limit: int | None = None,
+                     before: int | None = None) -> HistoryPage:
+    """The conversation with its whole history, or with the `limit` latest messages
+    before the message `before`: a keyset read, as cheap deep in a long conversation
+    as at its end."""
+    conversation = get_conversation(org_id, conversation_id)
+    before_seq = _seq_of(conversation.id, before) if before is not None else None
+    if limit is None:
+        return HistoryPage(conversation, history(conversation.id, before_seq), None)
+    page = history(conversation.id, before_seq, limit=limit + 1)
+    has_older = len(page) > limit
+    page = page[1:] if has_older else page
+    return HistoryPage(conversation, page, page[0].id if has_older else None)
+
+
+def _seq_of(conversation_id: int, message_id: int) -> int:
+    seq = db.session.scalar(select(Message.seq).where(
+        Message.id == message_id, Message.conversation_id == conversation_id))
+    if seq is None:
+        raise NotFound(f"Message {message_id} is not in conversation {conversation_id}.")
+    return seq
 
 
 def history(conversation_id: int, before_seq: int | None = None,

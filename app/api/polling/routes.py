@@ -80,10 +80,15 @@ class Conversations(MethodView):
 @blp.route(f"/conversations/<{ID_CONVERTER}:conversation_id>")
 class ConversationById(MethodView):
     @blp.doc(security=SECURITY)
+    @blp.arguments(schemas.HistoryQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, schemas.ConversationWithHistorySchema)
-    def get(self, conversation_id):
-        """Get a conversation and its whole history, in order"""
-        return conversations.get_conversation(current_caller().org_id, conversation_id)
+    def get(self, conversation_id, limit=None, before=None):
+        """Get a conversation and its history, in order
+
+        The whole history, or with `limit` its latest messages (and with `before`, the
+        page before a message), as cheap deep in a long conversation as at its end."""
+        return conversations.get_history_page(current_caller().org_id, conversation_id,
+                                              limit, before)
 
     @blp.doc(security=SECURITY)
     @blp.arguments(schemas.QuestionSchema)

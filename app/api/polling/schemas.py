@@ -1,12 +1,13 @@
 """The polling face's shapes: integer ids, `history` with roles user/agent."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_dump, validate
 
 from app.config import Config
 from app.validation import Id, Text
 
 TEXT_FIELD_LIMIT = 200
 TITLE_LIMIT = 300
+MAX_HISTORY_PAGE = 1000
 
 
 class DataSetCreateSchema(Schema):
@@ -57,8 +58,26 @@ class MessageSchema(Schema):
     reply_to = fields.Integer(attribute="reply_to_id", allow_none=True)
 
 
+class HistoryQuerySchema(Schema):
+    limit = fields.Integer(
+        validate=validate.Range(min=1, max=MAX_HISTORY_PAGE),
+        metadata={"description": "Return only the latest `limit` messages (before "
+                                 "`before`, when given). Without it, the whole history."})
+    before = Id(strict=False, metadata={"description": "A message id: page back from it, as given "
+                                         "by `older` in the previous page."})
+
+
 class ConversationWithHistorySchema(ConversationSchema):
     history = fields.List(fields.Nested(MessageSchema))
+    older = fields.Integer(allow_none=True, metadata={
+        "description": "When the page does not reach the first message: the id to pass "
+                       "as `before` for the page before it."})
+
+    @pre_dump
+    def _from_page(self, page, **_):
+        fields_of_conversation = ConversationSchema._declared_fields
+        conversation = {name: getattr(page.conversation, name) for name in fields_of_conversation}
+        return {**conversation, "history": page.history, "older": page.older}
 
 
 class QuestionSchema(Schema):
