@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--concurrency", type=int,
-                    default=int(os.environ.get("PARLEY_WORKER_CONCURRENCY", 100)),
+                    default=int(os.environ.get("PARLEY_WORKER_CONCURRENCY", 500)),
                     help="worker threads: replies in flight at once")
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(

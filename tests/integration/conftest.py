@@ -126,21 +126,35 @@ class Stack:
 
 
 def start_worker(env: dict, log_path: Path, concurrency: int = 8) -> subprocess.Popen:
-    command = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-               "--pool", "threads", "--concurrency", str(concurrency),
-               "--queues", "replies,maintenance", "--task-events", "--loglevel", "INFO",
-               "--without-gossip", "--without-mingle",
-               "--hostname", f"it-{secrets.token_hex(3)}@%h"]
+    return start_celery(
+        ["worker", "--pool", "threads", "--concurrency", str(concurrency),
+         "--queues", "replies,maintenance", "--task-events", "--loglevel", "INFO",
+         "--without-gossip", "--without-mingle",
+         "--hostname", f"it-{secrets.token_hex(3)}@%h"], env, log_path, " ready.")
+
+
+def start_beat(env: dict, log_path: Path) -> subprocess.Popen:
+    schedule = log_path.with_name("celerybeat-schedule")
+    return start_celery(["beat", "--loglevel", "INFO", "--schedule", str(schedule)],
+                        env, log_path, "beat: Starting")
+
+
+def start_celery(arguments: list[str], env: dict, log_path: Path,
+                 ready_marker: str) -> subprocess.Popen:
+    """A celery process of the project, started and waited for until it says it is
+    ready. Each process needs a log file of its own."""
     log = log_path.open("w")
-    worker = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=log,
-                              stderr=subprocess.STDOUT)
+    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.celery_app",
+                                *arguments], cwd=ROOT, env={**os.environ, **env},
+                               stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + WORKER_READY_SECONDS
-    while " ready." not in log_path.read_text():
-        if worker.poll() is not None or time.monotonic() > deadline:
-            worker.kill()
-            raise RuntimeError("worker did not start:\n" + log_path.read_text()[-3000:])
+    while ready_marker not in log_path.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"celery {arguments[0]} did not start:\n"
+                               + log_path.read_text()[-3000:])
         time.sleep(0.1)
-    return worker
+    return process
 
 
 def stop_worker(worker: subprocess.Popen) -> None:
