@@ -166,7 +166,7 @@ def test_questions_sent_back_to_back_are_answered_in_order(claude_stack, fake_mo
     fake_model.configure(latency=0.05)
     auth = claude_stack.new_org()
     conversation_id = setup_conversation(claude_stack, auth)
-    questions = [f"Question number {n}?" for n in range(8)]
+    questions = [f"Question number {n}?" for n in range(20)]
 
     task_ids = [ask(claude_stack, auth, conversation_id, q) for q in questions]
     statuses = [claude_stack.wait_for_task(auth, task_id) for task_id in task_ids]

@@ -1,0 +1,332 @@
+"""Parley's benchmarks, each against a baseline measured in the same run.
+
+    python -m bench.run                 # all of them
+    python -m bench.run in_flight status  # some
+
+Needs the local PostgreSQL and Redis (PARLEY_BENCH_POSTGRES, PARLEY_BENCH_REDIS) and
+wrk. Prints one table per benchmark: medians over several rounds, and the ratios.
+"""
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import redis
+from celery import Celery
+
+from bench.harness import (REDIS_URL, ROOT, bench_database, celery_worker, env_for,
+                           flush_redis, free_port, gunicorn, log_says, lua_headers, machine,
+                           median, percentile, plain_url, post_json, process, report, wrk)
+
+ROUNDS = int(os.environ.get("PARLEY_BENCH_ROUNDS", 3))
+WRK_SECONDS = int(os.environ.get("PARLEY_BENCH_SECONDS", 5))
+QUESTION = "Does FiberUP Business Duplex include an SLA?"
+DOCUMENT = ("FiberUP Business Duplex includes an SLA guaranteeing 99.9% uptime, with an "
+            "optional priority support package.")
+
+
+# -- setting up ---------------------------------------------------------------------------
+
+def create_key(database_url: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "app.cli", "keys", "create", "bench"],
+                         cwd=ROOT, env=env_for(database_url), capture_output=True,
+                         text=True, check=True).stdout
+    return json.loads(out)
+
+
+def create_conversations(database_url: str, org_id: str, count: int,
+                         data_set_id: int | None = None) -> list[int]:
+    with psycopg.connect(plain_url(database_url)) as conn:
+        rows = conn.execute(
+            "INSERT INTO conversations (public_id, org_id, data_set_id, last_seq, started_at) "
+            "SELECT 'conv_bench_' || gen_random_uuid(), %s, %s, 0, now() "
+            "FROM generate_series(1, %s) RETURNING id", (org_id, data_set_id, count)).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def fake_model(latency: float):
+    port = free_port()
+    return process([sys.executable, "-m", "tests.fake_anthropic", "--port", str(port)],
+                   os.environ, "fake-model", ready=log_says("http://")), port
+
+
+def configure_model(port: int, **settings) -> None:
+    post_json(f"http://127.0.0.1:{port}/_control", settings, {})
+
+
+def parley_env(database_url: str, model_port: int | None = None) -> dict:
+    extra = {"PARLEY_LLM": "offline"}
+    if model_port:
+        extra = {"PARLEY_LLM": "anthropic", "ANTHROPIC_API_KEY": "bench",
+                 "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{model_port}"}
+    return env_for(database_url, **extra)
+
+
+def parley_worker(env: dict, concurrency: int):
+    return celery_worker("workers.celery_app", env, "parley-worker", concurrency,
+                         "replies,maintenance")
+
+
+def bare_worker(env: dict, concurrency: int):
+    return celery_worker("bench.bare_celery", env, "bare-worker", concurrency, "bare")
+
+
+class Client:
+    """A keep-alive HTTP client for one thread."""
+
+    def __init__(self, port: int, api_key: str):
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"X-API-Key": api_key, "Content-Type": "application/json"}
+
+    def call(self, method: str, path: str, body=None) -> dict:
+        self.connection.request(method, path, body=json.dumps(body) if body else None,
+                                headers=self.headers)
+        response = self.connection.getresponse()
+        payload = json.loads(response.read())
+        if response.status >= 300:
+            raise RuntimeError(f"{method} {path}: {response.status} {payload}")
+        return payload
+
+
+def data_set_with_document(port: int, api_key: str) -> int:
+    client = Client(port, api_key)
+    data_set = client.call("POST", "/api/data_sets", {"name": "Plans"})
+    client.call("POST", f"/api/data_sets/{data_set['id']}/documents",
+                {"title": "FiberUP Business Duplex", "content": DOCUMENT})
+    return data_set["id"]
+
+
+# -- 1. in flight ---------------------------------------------------------------------------
+
+IN_FLIGHT = 500
+
+
+def in_flight() -> None:
+    """500 messages to 500 conversations, the model answering after 1.0 s each: wall
+    time from the first POST until all are SUCCESS, over bare Celery running 500 tasks
+    that sleep 1.0 s each on 500 thread slots."""
+    parley, bare = [], []
+    with bench_database() as url:
+        flush_redis()
+        key = create_key(url)
+        (model_process, model_port) = fake_model(1.0)
+        with model_process:
+            configure_model(model_port, latency=1.0)
+            port = free_port()
+            env = parley_env(url, model_port)
+            with gunicorn("app.wsgi:app", port, env, "parley-web"), \
+                    parley_worker(env, IN_FLIGHT):
+                data_set_id = data_set_with_document(port, key["api_key"])
+                for _ in range(ROUNDS):
+                    ids = create_conversations(url, key["org_id"], IN_FLIGHT, data_set_id)
+                    parley.append(_parley_in_flight(url, port, key["api_key"], ids))
+        with bare_worker(env_for(url), IN_FLIGHT):
+            for _ in range(ROUNDS):
+                bare.append(_bare_in_flight())
+    report("in flight: 500 replies, the model taking 1.0 s each (floor 1.0 s)", [
+        ("wall time, median s", f"{median(parley):.2f}", f"{median(bare):.2f}",
+         f"{median(parley) / median(bare):.2f}"),
+        ("rounds", ", ".join(f"{t:.2f}" for t in parley),
+         ", ".join(f"{t:.2f}" for t in bare), "")])
+
+
+def _parley_in_flight(url: str, port: int, api_key: str, conversation_ids: list[int]) -> float:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        list(pool.map(lambda cid: post_json(
+            f"http://127.0.0.1:{port}/api/conversations/{cid}", {"question_message": QUESTION},
+            {"X-API-Key": api_key}), conversation_ids))
+    first, last = conversation_ids[0], conversation_ids[-1]
+    with psycopg.connect(plain_url(url), autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM tasks WHERE state = 'SUCCESS' AND "
+                           "conversation_id BETWEEN %s AND %s",
+                           (first, last)).fetchone()[0] < len(conversation_ids):
+            time.sleep(0.01)
+    return time.perf_counter() - started
+
+
+def _bare_in_flight() -> float:
+    app = Celery("bench", broker=REDIS_URL)
+    counter = f"bench:done:{uuid.uuid4()}"
+    marks = redis.Redis.from_url(REDIS_URL)
+    started = time.perf_counter()
+    for _ in range(IN_FLIGHT):
+        app.send_task("bare.sleep", args=[1.0, counter], queue="bare")
+    while int(marks.get(counter) or 0) < IN_FLIGHT:
+        time.sleep(0.01)
+    return time.perf_counter() - started
+
+
+# -- 2. enqueue and 3. status ---------------------------------------------------------------
+
+ENQUEUE_LUA = """
+local threads = 0
+function setup(thread)
+  thread:set("next_id", %(first)d + threads * %(stride)d)
+  threads = threads + 1
+end
+function request()
+  next_id = next_id + 1
+  return wrk.format("POST", "%(prefix)s" .. next_id, nil, '{"question_message": "%(question)s"}')
+end
+"""
+
+
+def enqueue_and_status() -> None:
+    """Requests per second of the message endpoint, and of the task-status endpoint,
+    under gunicorn, over a hand-written WSGI endpoint doing the same work with the
+    driver directly (bench/minimal_app.py) under the same gunicorn."""
+    stride = 20_000  # conversations per wrk thread and run: each request a new one
+    enqueue_rps = {"parley": [], "minimal": []}
+    status_rps = {"parley": [], "minimal": []}
+    with bench_database() as url:
+        flush_redis()
+        key = create_key(url)
+        env = env_for(url)
+        parley_port, minimal_port = free_port(), free_port()
+        with gunicorn("app.wsgi:app", parley_port, env, "parley-web"), \
+                gunicorn("bench.minimal_app:app", minimal_port, env, "minimal-web"):
+            headers = {"X-API-Key": key["api_key"], "Content-Type": "application/json"}
+            task_id = Client(parley_port, key["api_key"]).call(
+                "POST", f"/api/conversations/{create_conversations(url, key['org_id'], 1)[0]}",
+                {"question_message": QUESTION})["task_id"]
+            for _ in range(ROUNDS):
+                for name, port, prefix in (("parley", parley_port, "/api/conversations/"),
+                                           ("minimal", minimal_port, "/enqueue/")):
+                    first = create_conversations(url, key["org_id"], 2 * stride)[0] - 1
+                    script = lua_headers(headers) + ENQUEUE_LUA % {
+                        "first": first, "stride": stride, "prefix": prefix,
+                        "question": QUESTION}
+                    enqueue_rps[name].append(wrk(f"http://127.0.0.1:{port}/", WRK_SECONDS,
+                                                 script=script)["rps"])
+                for name, url_path in (
+                        ("parley", f"http://127.0.0.1:{parley_port}/api/task_status/{task_id}"),
+                        ("minimal", f"http://127.0.0.1:{minimal_port}/status/{task_id}")):
+                    status_rps[name].append(wrk(url_path, WRK_SECONDS,
+                                                script=lua_headers(headers))["rps"])
+    flush_redis()
+    for title, rps in (("enqueue: POST a message, requests/s (target ratio >= 0.7)",
+                        enqueue_rps),
+                       ("status: GET the task status, requests/s (target ratio >= 0.8)",
+                        status_rps)):
+        p, m = median(rps["parley"]), median(rps["minimal"])
+        report(title, [("requests/s, median", f"{p:.0f}", f"{m:.0f}", f"{p / m:.2f}"),
+                       ("rounds", ", ".join(f"{r:.0f}" for r in rps["parley"]),
+                        ", ".join(f"{r:.0f}" for r in rps["minimal"]), "")])
+
+
+# -- 4. round trip --------------------------------------------------------------------------
+
+ROUND_TRIPS = int(os.environ.get("PARLEY_BENCH_ROUND_TRIPS", 200))
+POLL_SECONDS = 0.001
+
+
+def round_trip() -> None:
+    """With an instant model, the time from POST to a status of SUCCESS (polling every
+    millisecond), over a bare Celery no-op task's round trip on the same Redis."""
+    with bench_database() as url:
+        flush_redis()
+        key = create_key(url)
+        (model_process, model_port) = fake_model(0)
+        with model_process:
+            port = free_port()
+            env = parley_env(url, model_port)
+            with gunicorn("app.wsgi:app", port, env, "parley-web"), parley_worker(env, 8):
+                data_set_id = data_set_with_document(port, key["api_key"])
+                ids = create_conversations(url, key["org_id"], ROUND_TRIPS + 20, data_set_id)
+                client = Client(port, key["api_key"])
+                parley = [_parley_round_trip(client, cid) for cid in ids][20:]  # warmed up
+        with bare_worker(env_for(url), 8):
+            bare = [_bare_round_trip() for _ in range(ROUND_TRIPS + 20)][20:]
+    rows = [(f"p{p}, ms", f"{percentile(parley, p) * 1000:.1f}",
+             f"{percentile(bare, p) * 1000:.1f}",
+             f"{percentile(parley, p) / percentile(bare, p):.2f}") for p in (50, 99)]
+    report(f"round trip: POST to SUCCESS, instant model, {ROUND_TRIPS} in a row "
+           "(target p50 ratio <= 2)", rows)
+
+
+def _parley_round_trip(client: Client, conversation_id: int) -> float:
+    started = time.perf_counter()
+    task_id = client.call("POST", f"/api/conversations/{conversation_id}",
+                          {"question_message": QUESTION})["task_id"]
+    while client.call("GET", f"/api/task_status/{task_id}")["state"] == "PENDING":
+        time.sleep(POLL_SECONDS)
+    return time.perf_counter() - started
+
+
+_bare_app = None
+
+
+def _bare_round_trip() -> float:
+    global _bare_app
+    _bare_app = _bare_app or Celery("bench", broker=REDIS_URL)
+    marks = redis.Redis.from_url(REDIS_URL)
+    key = f"bench:noop:{uuid.uuid4()}"
+    started = time.perf_counter()
+    _bare_app.send_task("bare.noop", args=[key], queue="bare")
+    while not marks.get(key):
+        time.sleep(POLL_SECONDS)
+    return time.perf_counter() - started
+
+
+# -- 5. deep history ------------------------------------------------------------------------
+
+DEEP = 100_000
+
+
+def deep_history() -> None:
+    """A page of 20 messages from the end of a 100,000-message conversation, over the
+    same page of a 20-message one."""
+    with bench_database() as url:
+        key = create_key(url)
+        deep, shallow = create_conversations(url, key["org_id"], 2)
+        _fill(url, deep, DEEP)
+        _fill(url, shallow, 20)
+        port = free_port()
+        latency = {"deep": [], "shallow": []}
+        with gunicorn("app.wsgi:app", port, env_for(url), "parley-web"):
+            headers = lua_headers({"X-API-Key": key["api_key"]})
+            for _ in range(ROUNDS):
+                for name, cid in (("deep", deep), ("shallow", shallow)):
+                    latency[name].append(wrk(
+                        f"http://127.0.0.1:{port}/api/conversations/{cid}?limit=20",
+                        WRK_SECONDS, connections=8, script=headers)["p50_ms"])
+    d, s = median(latency["deep"]), median(latency["shallow"])
+    report("deep history: the last 20 messages, p50 latency (target ratio <= 1.5)", [
+        ("p50 ms, median of rounds", f"{d:.2f} (100,000 messages)", f"{s:.2f} (20 messages)",
+         f"{d / s:.2f}")])
+
+
+def _fill(url: str, conversation_id: int, count: int) -> None:
+    with psycopg.connect(plain_url(url)) as conn:
+        conn.execute(
+            "INSERT INTO messages (conversation_id, seq, role, text, created_at) "
+            "SELECT %s, g, CASE WHEN g %% 2 = 1 THEN 'user' ELSE 'agent' END, "
+            "'Message number ' || g, now() FROM generate_series(1, %s) g",
+            (conversation_id, count))
+        conn.execute("UPDATE conversations SET last_seq = %s WHERE id = %s",
+                     (count, conversation_id))
+        conn.execute("ANALYZE messages")
+
+
+BENCHMARKS = {"in_flight": in_flight, "enqueue": enqueue_and_status,
+              "status": enqueue_and_status, "round_trip": round_trip,
+              "deep_history": deep_history}
+
+
+def main(names: list[str]) -> None:
+    print(f"# Parley benchmarks\n{machine()}; {ROUNDS} rounds; "
+          f"command: python -m bench.run {' '.join(names)}".rstrip())
+    chosen = dict.fromkeys(BENCHMARKS[name] for name in (names or BENCHMARKS))
+    for benchmark in chosen:
+        benchmark()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
