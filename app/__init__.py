@@ -19,6 +19,8 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.config.update(overrides)
     app.config.setdefault("CELERY", celery_settings(app.config))
     logging.basicConfig(level=logging.INFO)
+    # One line per model request, from hundreds of threads, costs more than it tells.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_directory())

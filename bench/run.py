@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 
 import psycopg
 import redis
@@ -25,6 +26,7 @@ from bench.harness import (REDIS_URL, ROOT, bench_database, celery_worker, env_f
                            median, percentile, plain_url, post_json, process, report, wrk)
 
 ROUNDS = int(os.environ.get("PARLEY_BENCH_ROUNDS", 3))
+WORKER_PROCESSES = int(os.environ.get("PARLEY_WORKER_PROCESSES", os.cpu_count() or 1))
 WRK_SECONDS = int(os.environ.get("PARLEY_BENCH_SECONDS", 5))
 QUESTION = "Does FiberUP Business Duplex include an SLA?"
 DOCUMENT = ("FiberUP Business Duplex includes an SLA guaranteeing 99.9% uptime, with an "
@@ -73,6 +75,18 @@ def parley_worker(env: dict, concurrency: int):
                          "replies,maintenance")
 
 
+@contextmanager
+def parley_workers(env: dict, slots: int):
+    """One worker node: a worker process per core, sharing the slots between them, as
+    `parley up` runs it (a thread pool's Python code runs on one core at a time)."""
+    processes = WORKER_PROCESSES
+    with ExitStack() as stack:
+        for n in range(processes):
+            stack.enter_context(celery_worker("workers.celery_app", env, f"parley-worker-{n}",
+                                              slots // processes, "replies,maintenance"))
+        yield
+
+
 def bare_worker(env: dict, concurrency: int):
     return celery_worker("bench.bare_celery", env, "bare-worker", concurrency, "bare")
 
@@ -105,6 +119,7 @@ def data_set_with_document(port: int, api_key: str) -> int:
 # -- 1. in flight ---------------------------------------------------------------------------
 
 IN_FLIGHT = 500
+WARM_UP = 50  # a first, untimed round: connection pools filled, code paths warm
 
 
 def in_flight() -> None:
@@ -121,14 +136,14 @@ def in_flight() -> None:
             port = free_port()
             env = parley_env(url, model_port)
             with gunicorn("app.wsgi:app", port, env, "parley-web"), \
-                    parley_worker(env, IN_FLIGHT):
+                    parley_workers(env, IN_FLIGHT):
                 data_set_id = data_set_with_document(port, key["api_key"])
-                for _ in range(ROUNDS):
-                    ids = create_conversations(url, key["org_id"], IN_FLIGHT, data_set_id)
+                for size in [WARM_UP] + [IN_FLIGHT] * ROUNDS:
+                    ids = create_conversations(url, key["org_id"], size, data_set_id)
                     parley.append(_parley_in_flight(url, port, key["api_key"], ids))
         with bare_worker(env_for(url), IN_FLIGHT):
-            for _ in range(ROUNDS):
-                bare.append(_bare_in_flight())
+            bare = [_bare_in_flight(size) for size in [WARM_UP] + [IN_FLIGHT] * ROUNDS]
+        parley, bare = parley[1:], bare[1:]  # the warm-up rounds do not count
     report("in flight: 500 replies, the model taking 1.0 s each (floor 1.0 s)", [
         ("wall time, median s", f"{median(parley):.2f}", f"{median(bare):.2f}",
          f"{median(parley) / median(bare):.2f}"),
@@ -142,6 +157,8 @@ def _parley_in_flight(url: str, port: int, api_key: str, conversation_ids: list[
         list(pool.map(lambda cid: post_json(
             f"http://127.0.0.1:{port}/api/conversations/{cid}", {"question_message": QUESTION},
             {"X-API-Key": api_key}), conversation_ids))
+    print(f"  (all {len(conversation_ids)} accepted after {time.perf_counter() - started:.2f} s)",
+          flush=True)
     first, last = conversation_ids[0], conversation_ids[-1]
     with psycopg.connect(plain_url(url), autocommit=True) as conn:
         while conn.execute("SELECT count(*) FROM tasks WHERE state = 'SUCCESS' AND "
@@ -151,14 +168,14 @@ def _parley_in_flight(url: str, port: int, api_key: str, conversation_ids: list[
     return time.perf_counter() - started
 
 
-def _bare_in_flight() -> float:
+def _bare_in_flight(size: int) -> float:
     app = Celery("bench", broker=REDIS_URL)
     counter = f"bench:done:{uuid.uuid4()}"
     marks = redis.Redis.from_url(REDIS_URL)
     started = time.perf_counter()
-    for _ in range(IN_FLIGHT):
+    for _ in range(size):
         app.send_task("bare.sleep", args=[1.0, counter], queue="bare")
-    while int(marks.get(counter) or 0) < IN_FLIGHT:
+    while int(marks.get(counter) or 0) < size:
         time.sleep(0.01)
     return time.perf_counter() - started
 

@@ -1,12 +1,15 @@
 """One provider per process, chosen by PARLEY_LLM: its HTTP client, and so its pool
 of connections to the model, is shared by every task the process runs."""
 
-from functools import cache
+import threading
 
 from workers.llm.base import Provider
 
+_providers: dict[tuple, Provider] = {}
+# Hundreds of worker threads ask at once when a worker starts: build each provider once.
+_building = threading.Lock()
 
-@cache
+
 def _build(kind: str, settings: tuple) -> Provider:
     if kind == "anthropic":
         from workers.llm.anthropic import AnthropicProvider
@@ -27,4 +30,11 @@ def get_provider(config) -> Provider:
                     ("base_url", config["ANTHROPIC_BASE_URL"]),
                     ("model", config["ANTHROPIC_MODEL"]),
                     ("timeout", config["LLM_TIMEOUT_SECONDS"]))
-    return _build(kind, settings)
+    key = (kind, settings)
+    provider = _providers.get(key)
+    if provider is None:
+        with _building:
+            provider = _providers.get(key)
+            if provider is None:
+                provider = _providers[key] = _build(kind, settings)
+    return provider
