@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--concurrency", type=int,
                     default=int(os.environ.get("PARLEY_WORKER_CONCURRENCY", 500)),
-                    help="worker threads: replies in flight at once")
+                    help="worker threads in all (shared by PARLEY_WORKER_PROCESSES "
+                         "processes, one per core by default): replies in flight at once")
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="keys_command", required=True)

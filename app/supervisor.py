@@ -81,13 +81,20 @@ def _announce(host: str, port: int, first_key: dict | None) -> None:
 
 def _commands(host: str, port: int, concurrency: int, home: Path) -> list[list[str]]:
     python = sys.executable
+    # A thread pool's Python code runs on one core at a time: one worker process per
+    # core, sharing the reply slots.
+    processes = int(os.environ.get("PARLEY_WORKER_PROCESSES", os.cpu_count() or 1))
+    workers = [
+        [python, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool", "threads",
+         "--concurrency", str(max(1, concurrency // processes)),
+         "--queues", "replies,maintenance", "--task-events", "--loglevel", "INFO",
+         "--hostname", f"parley-{n}@%h"]
+        for n in range(processes)]
     return [
         [python, "-m", "gunicorn", "app.wsgi:app", "--bind", f"{host}:{port}",
          "--worker-class", "gthread", "--workers", "2", "--threads", "32",
          "--graceful-timeout", "10"],
-        [python, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool", "threads",
-         "--concurrency", str(concurrency), "--queues", "replies,maintenance",
-         "--task-events", "--loglevel", "INFO", "--hostname", "parley@%h"],
+        *workers,
         [python, "-m", "celery", "-A", "workers.celery_app", "beat", "--loglevel", "INFO",
          "--schedule", str(home / "celerybeat-schedule")],
     ]

@@ -60,8 +60,8 @@ def app(environ, start_response):
     path = environ["PATH_INFO"].strip("/").split("/")
     if environ["REQUEST_METHOD"] == "POST" and path[0] == "enqueue":
         length = int(environ.get("CONTENT_LENGTH") or 0)
-        result, code = enqueue(int(path[1]), json.loads(environ["wsgi.input"].read(length))), \\
-            "202 Accepted"
+        body = json.loads(environ["wsgi.input"].read(length))
+        result, code = enqueue(int(path[1]), body), "202 Accepted"
     elif path[0] == "status":
         result, code = status(path[1]), "200 OK"
     else:
