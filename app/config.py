@@ -35,8 +35,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = database_url()
     # Each worker thread holds a connection only for its short reads and writes, never
     # while the model thinks, so a small pool serves hundreds of replies in flight.
+    # No pre-ping round trip per request: a connection found dead fails its request with
+    # a 503 and the pool is renewed, so the API recovers by itself when the database does.
     SQLALCHEMY_ENGINE_OPTIONS = {
-        "pool_pre_ping": True,
         "pool_size": _env_int("PARLEY_DB_POOL_SIZE", 10),
         "max_overflow": _env_int("PARLEY_DB_MAX_OVERFLOW", 20),
     }
@@ -45,6 +46,8 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
     MAX_CONTENT_LENGTH = _env_int("PARLEY_MAX_BODY_BYTES", 1_048_576)
+    # How long a process trusts a key it found valid (a revocation elsewhere takes this long).
+    AUTH_CACHE_SECONDS = _env_float("PARLEY_AUTH_CACHE_SECONDS", 10.0)
     MAX_QUESTION_CHARS = 10_000
 
     LLM_PROVIDER = os.environ.get("PARLEY_LLM") or default_llm()
@@ -123,7 +126,7 @@ def celery_settings(config) -> dict:
 class TestConfig(Config):
     TESTING = True
     SQLALCHEMY_DATABASE_URI = "sqlite://"
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     LLM_PROVIDER = "offline"
     RETRY_BACKOFF_SECONDS = 0.05
     RETRY_BACKOFF_MAX_SECONDS = 0.2

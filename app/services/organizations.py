@@ -3,8 +3,10 @@ them safely and still find one with a single indexed lookup."""
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.errors import NotFound
@@ -49,15 +51,33 @@ def revoke_key(key_id: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         db.session.commit()
+    _known_keys.pop(key.key_hash, None)
     return key
 
 
+# Keys recently found valid, by hash: (caller, monotonic expiry). Every request
+# authenticates, and a status check should cost one read, not two. A key revoked in
+# this process is forgotten at once; in other processes within AUTH_CACHE_SECONDS.
+_known_keys: dict[str, tuple[Caller, float]] = {}
+_KNOWN_KEYS_MAX = 10_000
+
+
 def authenticate(raw_key: str) -> Caller | None:
+    key_hash = hash_key(raw_key)
+    known = _known_keys.get(key_hash)
+    if known is not None and known[1] > time.monotonic():
+        return known[0]
     row = db.session.execute(
         select(ApiKey.id, ApiKey.org_id).where(
-            ApiKey.key_hash == hash_key(raw_key), ApiKey.revoked_at.is_(None))
+            ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
     ).first()
-    return Caller(org_id=row.org_id, key_id=row.id) if row else None
+    if row is None:
+        return None
+    caller = Caller(org_id=row.org_id, key_id=row.id)
+    if len(_known_keys) >= _KNOWN_KEYS_MAX:
+        _known_keys.clear()
+    _known_keys[key_hash] = (caller, time.monotonic() + current_app.config["AUTH_CACHE_SECONDS"])
+    return caller
 
 
 def organization_count() -> int:

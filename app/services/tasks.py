@@ -61,10 +61,13 @@ def publish(task_id: str, name: str) -> bool:
         return False
 
 
+_earlier = aliased(Task, name="earlier")  # built once: aliasing an entity is not cheap
+
+
 def _earlier_unfinished(conversation_id, message_id):
     """SQL: a question before `message_id` in the conversation is still unfinished.
     Takes values or columns, so it also works correlated to the tasks table."""
-    earlier = aliased(Task)
+    earlier = _earlier
     return exists().where(earlier.conversation_id == conversation_id,
                           earlier.message_id < message_id,
                           earlier.state.in_(UNFINISHED))

@@ -140,3 +140,11 @@ def test_every_api_operation_declares_its_security(client):
     for path, method, operation in operations:
         names = {name for requirement in operation.get("security", []) for name in requirement}
         assert names == {"ApiKeyHeader", "BearerKey"}, (method, path)
+
+
+def test_a_key_revoked_after_use_is_refused_at_once(client, org_key, auth):
+    assert client.get("/api/data_sets", headers=auth).status_code == 200  # now trusted
+
+    organizations.revoke_key(org_key["key_id"])
+
+    assert client.get("/api/data_sets", headers=auth).status_code == 401
