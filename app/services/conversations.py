@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from app.errors import NotFound
 from app.extensions import db
@@ -61,13 +61,31 @@ def history(conversation_id: int, before_seq: int | None = None,
             limit: int | None = None) -> list[Message]:
     """Messages in order. With before_seq/limit, the last `limit` messages before that
     position: a keyset read on (conversation_id, seq), as cheap deep as shallow."""
-    query = select(Message).where(Message.conversation_id == conversation_id)
+    rows = db.session.scalars(_history_query(select(Message), conversation_id, before_seq,
+                                             limit)).all()
+    return _oldest_first(list(rows), limit)
+
+
+def history_turns(conversation_id: int, before_seq: int | None = None,
+                  limit: int | None = None) -> list[tuple[str, str]]:
+    """The same messages as history(), as (role, text) pairs: no ORM rows to build."""
+    rows = db.session.execute(_history_query(select(Message.role, Message.text),
+                                             conversation_id, before_seq, limit)).all()
+    return _oldest_first([tuple(row) for row in rows], limit)
+
+
+def _history_query(query, conversation_id: int, before_seq: int | None, limit: int | None):
+    query = query.where(Message.conversation_id == conversation_id)
     if before_seq is not None:
         query = query.where(Message.seq < before_seq)
     if limit is None:
-        return list(db.session.scalars(query.order_by(Message.seq)))
-    newest_first = db.session.scalars(query.order_by(Message.seq.desc()).limit(limit))
-    return list(reversed(list(newest_first)))
+        return query.order_by(Message.seq)
+    # The latest `limit`: read newest first through the index, then turned around.
+    return query.order_by(Message.seq.desc()).limit(limit)
+
+
+def _oldest_first(rows: list, limit: int | None) -> list:
+    return rows if limit is None else rows[::-1]
 
 
 def post_question(org_id: str, conversation_id: int, text: str,
@@ -112,11 +130,12 @@ def append_question(conversation_id: int, text: str) -> Message:
     return message
 
 
-def add_reply(question: Message, text: str, **fields) -> Message:
-    """Store the agent's reply in the slot kept after its question (not committed).
-    The slot and reply_to_id are both unique: a question has at most one reply."""
-    reply = Message(conversation_id=question.conversation_id, seq=question.seq + 1,
-                    role="agent", text=text, reply_to_id=question.id, **fields)
-    db.session.add(reply)
-    db.session.flush()
-    return reply
+def add_reply(conversation_id: int, question_id: int, question_seq: int, text: str,
+              **fields) -> int:
+    """Store the agent's reply in the slot kept after its question (not committed) and
+    return its id. The slot and reply_to_id are both unique: a question has at most
+    one reply."""
+    return db.session.execute(insert(Message).values(
+        conversation_id=conversation_id, seq=question_seq + 1, role="agent", text=text,
+        reply_to_id=question_id, created_at=utcnow(), **fields).returning(Message.id)
+    ).scalar_one()

@@ -16,6 +16,9 @@ class Turn:
 class ReplyJob:
     task_id: str
     attempt: int  # the claim: only this attempt may finish the task
+    conversation_id: int
+    question_id: int
+    question_seq: int
     question: str
     history: list[Turn]  # the conversation before the question, oldest first
     data_set_name: str | None

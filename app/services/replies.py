@@ -7,9 +7,10 @@ connection is held while the model takes its time.
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import DataSet, Message, Task
+from app.models import DataSet, Message
 from app.services import conversations, search, tasks
 from app.services.jobs import Reply, ReplyJob, Turn
 
@@ -20,36 +21,43 @@ def prepare(task_id: str) -> ReplyJob | None:
     task = tasks.claim(task_id)
     if task is None:
         return None
-    question = db.session.get(Message, task.message_id)
-    earlier = conversations.history(task.conversation_id, before_seq=question.seq,
-                                    limit=current_app.config["HISTORY_MESSAGES"])
-    data_set = db.session.get(DataSet, task.data_set_id) if task.data_set_id else None
-    passages = (search.search_passages(data_set.id, question.text,
+    seq, text = db.session.execute(
+        select(Message.seq, Message.text).where(Message.id == task.message_id)).one()
+    earlier = conversations.history_turns(task.conversation_id, before_seq=seq,
+                                          limit=current_app.config["HISTORY_MESSAGES"])
+    data_set_name = (db.session.scalar(select(DataSet.name).where(DataSet.id == task.data_set_id))
+                     if task.data_set_id else None)
+    passages = (search.search_passages(task.data_set_id, text,
                                        current_app.config["RETRIEVAL_PASSAGES"])
-                if data_set else [])
-    job = ReplyJob(task_id=task.id, attempt=task.attempts, question=question.text,
-                   history=[Turn(m.role, m.text) for m in earlier],
-                   data_set_name=data_set.name if data_set else None, passages=passages)
+                if task.data_set_id else [])
     db.session.close()
-    return job
+    return ReplyJob(task_id=task_id, attempt=task.attempts,
+                    conversation_id=task.conversation_id, question_id=task.message_id,
+                    question_seq=seq, question=text,
+                    history=[Turn(role, turn_text) for role, turn_text in earlier],
+                    data_set_name=data_set_name, passages=passages)
 
 
 def complete(job: ReplyJob, reply: Reply) -> int | None:
     """Store the reply and mark the task SUCCESS together, if this claim still holds
     the task; returns the reply's id, or None when the claim was lost. The database
     allows one reply per question, so nothing can store a second one."""
-    task = db.session.get(Task, job.task_id)
-    tasks.lock_conversation(task.conversation_id)  # the hand-over needs it
-    db.session.refresh(task)
-    if not tasks.holds(task, job.attempt):
+    tasks.lock_conversation(job.conversation_id)  # the hand-over needs it
+    try:
+        reply_id = conversations.add_reply(
+            job.conversation_id, job.question_id, job.question_seq, reply.text,
+            model=reply.model, input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens)
+    except IntegrityError:
+        # A reply is already stored (a claim taken over after storing it): keep it.
+        db.session.rollback()
+        tasks.lock_conversation(job.conversation_id)
+        reply_id = db.session.scalar(
+            select(Message.id).where(Message.reply_to_id == job.question_id))
+    if tasks.succeed(job.task_id, job.attempt, reply_id) is None:
         db.session.rollback()
         return None
-    existing = db.session.scalar(select(Message.id).where(Message.reply_to_id == task.message_id))
-    if existing is None:
-        existing = conversations.add_reply(
-            db.session.get(Message, task.message_id), reply.text, model=reply.model,
-            input_tokens=reply.input_tokens, output_tokens=reply.output_tokens).id
-    handover = tasks.succeed(task, existing)
+    handover = tasks.hand_over(job.conversation_id, job.question_id)
     db.session.commit()
     tasks.publish_handover(handover)
-    return existing
+    return reply_id

@@ -79,9 +79,10 @@ def must_wait(conversation_id: int, message_id: int) -> bool:
     return db.session.scalar(select(_earlier_unfinished(conversation_id, message_id)))
 
 
-def claim(task_id: str) -> Task | None:
+def claim(task_id: str):
     """Atomically move a PENDING task whose turn has come to STARTED, taking a new
-    attempt number. Returns None when there is nothing to do: the task is unknown,
+    attempt number; returns the claimed task's (conversation_id, message_id,
+    data_set_id, attempts). None when there is nothing to do: the task is unknown,
     finished, waiting for an earlier question, or held by another worker, so a
     redelivered or duplicated message never runs the model twice."""
     claimed = db.session.execute(
@@ -90,9 +91,10 @@ def claim(task_id: str) -> Task | None:
                ~_earlier_unfinished(Task.conversation_id, Task.message_id))
         .values(state=TaskState.STARTED.value, attempts=Task.attempts + 1, error=None,
                 updated_at=utcnow())
-    ).rowcount
+        .returning(Task.conversation_id, Task.message_id, Task.data_set_id, Task.attempts)
+    ).first()
     db.session.commit()
-    return db.session.get(Task, task_id) if claimed else None
+    return claimed
 
 
 def _held(task_id: str, attempt: int):
@@ -115,46 +117,49 @@ def release_for_retry(task_id: str, attempt: int, error: str) -> bool:
 def fail(task_id: str, error: str, attempt: int | None = None) -> None:
     """End the task FAILURE, if this claim still holds it (any unfinished task when
     attempt is None), and hand over to the conversation's next question."""
-    task = db.session.get(Task, task_id)
-    lock_conversation(task.conversation_id)
-    db.session.refresh(task)
-    if not (task.state in UNFINISHED if attempt is None else holds(task, attempt)):
+    conversation_id = db.session.scalar(select(Task.conversation_id).where(Task.id == task_id))
+    lock_conversation(conversation_id)
+    holder = (_held(task_id, attempt) if attempt is not None
+              else (Task.id == task_id) & Task.state.in_(UNFINISHED))
+    failed = _finish(holder, state=TaskState.FAILURE.value, error=error[:2000])
+    if failed is None:
         db.session.rollback()
         return
-    task.state = TaskState.FAILURE.value
-    task.error = error[:2000]
-    handover = hand_over(task)
+    handover = hand_over(conversation_id, failed.message_id)
     db.session.commit()
     publish_handover(handover)
 
 
-def holds(task: Task, attempt: int) -> bool:
-    """Whether the claim `attempt` still holds the (freshly loaded) task."""
-    return task.state == TaskState.STARTED.value and task.attempts == attempt
+def succeed(task_id: str, attempt: int, reply_message_id: int):
+    """Mark SUCCESS, if the claim `attempt` still holds the task, inside the caller's
+    transaction (the one that stored the result, with the conversation locked).
+    Returns the finished task's row, or None when the claim was lost."""
+    return _finish(_held(task_id, attempt), state=TaskState.SUCCESS.value, error=None,
+                   reply_message_id=reply_message_id)
 
 
-def succeed(task: Task, reply_message_id: int | None) -> Handover:
-    """Mark done inside the caller's transaction (the one that stored the result, with
-    the conversation locked); publish the returned hand-over after the commit."""
-    task.state = TaskState.SUCCESS.value
-    task.error = None
-    task.reply_message_id = reply_message_id
-    return hand_over(task)
+def _finish(holder, **values):
+    return db.session.execute(
+        update(Task).where(holder).values(updated_at=utcnow(), **values)
+        .returning(Task.conversation_id, Task.message_id)).first()
 
 
-def hand_over(task: Task) -> Handover:
-    """The next waiting question of the finished task's conversation, marked published."""
-    if task.message_id is None:
+_next = aliased(Task, name="next_task")
+
+
+def hand_over(conversation_id: int, message_id: int | None) -> Handover:
+    """The next waiting question of the conversation after `message_id`, marked
+    published; the caller publishes it after its commit."""
+    if message_id is None:
         return None
-    waiting = db.session.scalar(
-        select(Task).where(Task.conversation_id == task.conversation_id,
-                           Task.message_id > task.message_id,
-                           Task.state == TaskState.PENDING.value)
-        .order_by(Task.message_id).limit(1))
-    if waiting is None:
-        return None
-    waiting.published_at = utcnow()
-    return waiting.id, waiting.name
+    next_waiting = (
+        select(_next.id).where(_next.conversation_id == conversation_id,
+                               _next.message_id > message_id,
+                               _next.state == TaskState.PENDING.value)
+        .order_by(_next.message_id).limit(1).scalar_subquery())
+    return db.session.execute(
+        update(Task).where(Task.id == next_waiting).values(published_at=utcnow())
+        .returning(Task.id, Task.name)).first()
 
 
 def publish_handover(handover: Handover) -> None:
