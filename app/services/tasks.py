@@ -61,16 +61,18 @@ def publish(task_id: str, name: str) -> bool:
         return False
 
 
-_earlier = aliased(Task, name="earlier")  # built once: aliasing an entity is not cheap
+# Other rows of the tasks table in correlated statements; built once, as aliasing an
+# entity is not cheap.
+_earlier = aliased(Task, name="earlier")
+_next = aliased(Task, name="next_task")
 
 
 def _earlier_unfinished(conversation_id, message_id):
     """SQL: a question before `message_id` in the conversation is still unfinished.
     Takes values or columns, so it also works correlated to the tasks table."""
-    earlier = _earlier
-    return exists().where(earlier.conversation_id == conversation_id,
-                          earlier.message_id < message_id,
-                          earlier.state.in_(UNFINISHED))
+    return exists().where(_earlier.conversation_id == conversation_id,
+                          _earlier.message_id < message_id,
+                          _earlier.state.in_(UNFINISHED))
 
 
 def must_wait(conversation_id: int, message_id: int) -> bool:
@@ -142,9 +144,6 @@ def _finish(holder, **values):
     return db.session.execute(
         update(Task).where(holder).values(updated_at=utcnow(), **values)
         .returning(Task.conversation_id, Task.message_id)).first()
-
-
-_next = aliased(Task, name="next_task")
 
 
 def hand_over(conversation_id: int, message_id: int | None) -> Handover:
