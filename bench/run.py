@@ -120,6 +120,7 @@ def data_set_with_document(port: int, api_key: str) -> int:
 
 IN_FLIGHT = 500
 WARM_UP = 50  # a first, untimed round: connection pools filled, code paths warm
+GIVE_UP_SECONDS = 120  # a round that has not finished by then is reported as stuck
 
 
 def in_flight() -> None:
@@ -164,8 +165,14 @@ def _parley_in_flight(url: str, port: int, api_key: str, conversation_ids: list[
         while conn.execute("SELECT count(*) FROM tasks WHERE state = 'SUCCESS' AND "
                            "conversation_id BETWEEN %s AND %s",
                            (first, last)).fetchone()[0] < len(conversation_ids):
+            _give_up_after(started, "Parley")
             time.sleep(0.01)
     return time.perf_counter() - started
+
+
+def _give_up_after(started: float, who: str) -> None:
+    if time.perf_counter() - started > GIVE_UP_SECONDS:
+        raise RuntimeError(f"{who}'s round did not finish in {GIVE_UP_SECONDS} s")
 
 
 def _bare_in_flight(size: int) -> float:
@@ -176,6 +183,7 @@ def _bare_in_flight(size: int) -> float:
     for _ in range(size):
         app.send_task("bare.sleep", args=[1.0, counter], queue="bare")
     while int(marks.get(counter) or 0) < size:
+        _give_up_after(started, "bare Celery")
         time.sleep(0.01)
     return time.perf_counter() - started
 
