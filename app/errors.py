@@ -71,8 +71,10 @@ def register_error_handlers(app: Flask) -> None:
         return _json_error(exc.code or 500, message, errors)
 
     @app.errorhandler(OperationalError)
-    def handle_database_down(exc: OperationalError):
+    def handle_database_down(exc: DBAPIError):
         log.warning("database unavailable: %s", exc.orig)
+        # Leave the session usable: the next request reconnects through a fresh pool.
+        db.session.rollback()
         return _json_error(503, "The database is unavailable; try again shortly.")
 
     @app.errorhandler(DataError)
