@@ -6,7 +6,7 @@ from sqlalchemy import insert, select, update
 
 from app.errors import NotFound
 from app.extensions import db
-from app.models import Conversation, Message, Task
+from app.models import Conversation, Message, Task, TaskState
 from app.models.base import new_uuid, utcnow
 from app.services import data_sets, tasks
 
@@ -96,38 +96,44 @@ def post_question(org_id: str, conversation_id: int, text: str,
 
     The answer comes from `data_set_id` when given, else the conversation's data set.
     """
-    conversation = get_conversation(org_id, conversation_id)
     if data_set_id is not None:
         data_sets.get_data_set(org_id, data_set_id)
-    message = append_question(conversation.id, text)
+    question_id, conversation_data_set_id = append_question(org_id, conversation_id, text)
     # The conversation is locked from here to the commit (append_question took it).
-    waiting = tasks.must_wait(conversation.id, message.id)
-    # The id is known before the commit: nothing after it needs to read the row back.
-    task_id = new_uuid()
-    db.session.add(Task(id=task_id, org_id=org_id, name=tasks.REPLY_TASK,
-                        conversation_id=conversation.id, message_id=message.id,
-                        data_set_id=data_set_id or conversation.data_set_id,
-                        published_at=None if waiting else utcnow()))
+    waiting = tasks.must_wait(conversation_id, question_id)
+    task_id = new_uuid()  # known before the commit: nothing after it reads the row back
+    now = utcnow()
+    db.session.execute(insert(Task).values(
+        id=task_id, org_id=org_id, name=tasks.REPLY_TASK, conversation_id=conversation_id,
+        message_id=question_id, data_set_id=data_set_id or conversation_data_set_id,
+        state=TaskState.PENDING.value, attempts=0, published_at=None if waiting else now,
+        created_at=now, updated_at=now))
     db.session.commit()
     if not waiting:
         tasks.publish(task_id, tasks.REPLY_TASK)
     return task_id
 
 
-def append_question(conversation_id: int, text: str) -> Message:
-    """Add a user message at the next position (not committed), keeping the position
-    after it for its reply, so the history reads question, answer, question, answer
-    even when questions come faster than answers. The counter update takes the
-    conversation's row lock, so concurrent questions get distinct, ordered positions."""
-    last_seq = db.session.execute(
-        update(Conversation).where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + 2).returning(Conversation.last_seq)
-    ).scalar_one()
-    message = Message(conversation_id=conversation_id, seq=last_seq - 1, role="user",
-                      text=text)
-    db.session.add(message)
-    db.session.flush()
-    return message
+def append_question(org_id: str, conversation_id: int, text: str) -> tuple[int, int | None]:
+    """Add a user message at the next position of one of the organization's
+    conversations (not committed); returns its id and the conversation's data set.
+
+    The position after it is kept for its reply, so the history reads question, answer,
+    question, answer even when questions come faster than answers. The counter update
+    takes the conversation's row lock, so concurrent questions get distinct, ordered
+    positions; it is also the lookup, so an unknown or foreign conversation is a 404."""
+    taken = db.session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.org_id == org_id)
+        .values(last_seq=Conversation.last_seq + 2)
+        .returning(Conversation.last_seq, Conversation.data_set_id)).first()
+    if taken is None:
+        db.session.rollback()
+        raise NotFound(f"Conversation {conversation_id} not found.")
+    question_id = db.session.execute(insert(Message).values(
+        conversation_id=conversation_id, seq=taken.last_seq - 1, role="user", text=text,
+        created_at=utcnow()).returning(Message.id)).scalar_one()
+    return question_id, taken.data_set_id
 
 
 def add_reply(conversation_id: int, question_id: int, question_seq: int, text: str,

@@ -39,9 +39,13 @@ _TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 Handover = tuple[str, str] | None
 
 
-def get_task(org_id: str, task_id: str) -> Task:
-    task = db.session.get(Task, task_id) if _TASK_ID.match(task_id) else None
-    if task is None or task.org_id != org_id:
+def get_task(org_id: str, task_id: str):
+    """The task's row (its columns, not an ORM object: this is the hot read clients
+    poll). Another organization's task is not found, like an unknown one."""
+    task = db.session.execute(
+        select(*Task.__table__.c).where(Task.id == task_id, Task.org_id == org_id)
+    ).first() if _TASK_ID.match(task_id) else None
+    if task is None:
         raise NotFound(f"Task {task_id} not found.")
     return task
 
