@@ -4,7 +4,7 @@ that is not JSON into a 415)."""
 
 import json
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import fields, validate
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
