@@ -117,15 +117,15 @@ def _wait(children: list[subprocess.Popen]) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    started = {id(child): time.monotonic() for child in children}
-    quick_deaths = 0
+    started = [time.monotonic()] * len(children)
+    quick_deaths = [0] * len(children)  # quick exits in a row, per child
     while not stop["requested"]:
         for index, child in enumerate(children):
             if child.poll() is None:
                 continue
-            lived = time.monotonic() - started.pop(id(child))
-            quick_deaths = quick_deaths + 1 if lived < QUICK_DEATH_SECONDS else 0
-            if quick_deaths >= MAX_QUICK_DEATHS:
+            lived = time.monotonic() - started[index]
+            quick_deaths[index] = quick_deaths[index] + 1 if lived < QUICK_DEATH_SECONDS else 0
+            if quick_deaths[index] >= MAX_QUICK_DEATHS:
                 print(f"parley: {_name(child)} keeps exiting ({child.returncode}); stopping",
                       file=sys.stderr, flush=True)
                 return 1
@@ -133,7 +133,7 @@ def _wait(children: list[subprocess.Popen]) -> int:
                   file=sys.stderr, flush=True)
             time.sleep(RESTART_DELAY_SECONDS)
             children[index] = _spawn(child.args)
-            started[id(children[index])] = time.monotonic()
+            started[index] = time.monotonic()
         time.sleep(0.2)
     print("Stopping Parley...", flush=True)
     return 0

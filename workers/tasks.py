@@ -22,7 +22,8 @@ def reply(self, task_id: str) -> None:
     try:
         job = replies.prepare(task_id)
     except OperationalError as exc:
-        # The database is unreachable: nothing was claimed, so try the message again.
+        # The database is unreachable (a claim made before it went is given back):
+        # try the message again.
         raise self.retry(exc=exc, countdown=retry_delay(config, self.request.retries))
     if job is None:
         log.info("task %s has nothing to do (finished, unknown, waiting or held)", task_id)
@@ -40,8 +41,8 @@ def reply(self, task_id: str) -> None:
         tasks.fail(task_id, str(exc), job.attempt)
     except Exception as exc:
         # Neither the model's fault nor a passing one: end the task readably rather than
-        # leave it STARTED for the sweep to retry forever. (If the database is what
-        # failed, this fails too, and the sweep re-queues the task.)
+        # leave it STARTED for the sweep to retry. (If the database is what failed, this
+        # fails too, and the sweep re-queues the task.)
         log.exception("reply task %s failed", task_id)
         tasks.fail(task_id, f"internal error: {type(exc).__name__}", job.attempt)
 

@@ -57,7 +57,8 @@ def revoke_key(key_id: str) -> ApiKey:
 
 # Keys recently found valid, by hash: (caller, monotonic expiry). Every request
 # authenticates, and a status check should cost one read, not two. A key revoked in
-# this process is forgotten at once; in other processes within AUTH_CACHE_SECONDS.
+# this process is forgotten at once; elsewhere (the API's processes, when `parley keys
+# revoke` runs) within AUTH_CACHE_SECONDS.
 _known_keys: dict[str, tuple[Caller, float]] = {}
 _KNOWN_KEYS_MAX = 10_000
 

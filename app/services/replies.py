@@ -5,14 +5,18 @@ prepare() hands the agent plain values and closes the session, so no database
 connection is held while the model takes its time.
 """
 
+import logging
+
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.extensions import db
 from app.models import DataSet, Message
 from app.services import conversations, search, tasks
 from app.services.jobs import Reply, ReplyJob, Turn
+
+log = logging.getLogger(__name__)
 
 
 def prepare(task_id: str) -> ReplyJob | None:
@@ -21,6 +25,28 @@ def prepare(task_id: str) -> ReplyJob | None:
     task = tasks.claim(task_id)
     if task is None:
         return None
+    try:
+        return _gather(task_id, task)
+    except OperationalError as exc:
+        # The database went away after the claim: give the task back, so the retry of
+        # this message can claim it again.
+        db.session.rollback()
+        _give_back(task_id, task.attempts, exc)
+        raise
+    except Exception as exc:
+        log.exception("could not prepare task %s", task_id)
+        tasks.fail(task_id, f"internal error: {type(exc).__name__}", task.attempts)
+        return None
+
+
+def _give_back(task_id: str, attempt: int, exc: Exception) -> None:
+    try:
+        tasks.release_for_retry(task_id, attempt, f"database unavailable: {exc}")
+    except OperationalError:
+        db.session.rollback()  # still down: the sweep re-queues the task later
+
+
+def _gather(task_id: str, task) -> ReplyJob:
     seq, text = db.session.execute(
         select(Message.seq, Message.text).where(Message.id == task.message_id)).one()
     earlier = conversations.history_turns(task.conversation_id, before_seq=seq,
@@ -54,6 +80,8 @@ def complete(job: ReplyJob, reply: Reply) -> int | None:
         tasks.lock_conversation(job.conversation_id)
         reply_id = db.session.scalar(
             select(Message.id).where(Message.reply_to_id == job.question_id))
+        if reply_id is None:
+            raise  # not the one-reply rule: a real error, for the task to report
     if tasks.succeed(job.task_id, job.attempt, reply_id) is None:
         db.session.rollback()
         return None

@@ -60,9 +60,19 @@ def publish(task_id: str, name: str) -> bool:
         return True
     except Exception as exc:  # kombu raises many kinds; any of them means "not sent"
         log.warning("could not publish task %s, the sweep will: %s", task_id, exc)
+        _mark_unpublished(task_id)
+        return False
+
+
+def _mark_unpublished(task_id: str) -> None:
+    """Best effort: if the database is down too, the sweep still finds the task once
+    its publication is older than the visibility timeout."""
+    try:
         db.session.execute(update(Task).where(Task.id == task_id).values(published_at=None))
         db.session.commit()
-        return False
+    except Exception as exc:
+        db.session.rollback()
+        log.warning("could not mark task %s unpublished: %s", task_id, exc)
 
 
 # Other rows of the tasks table in correlated statements; built once, as aliasing an
@@ -113,6 +123,7 @@ def release_for_retry(task_id: str, attempt: int, error: str) -> bool:
     """Back to PENDING so the retried delivery can claim it; the error says why. The
     task keeps its place: later questions of its conversation go on waiting. The retry
     counts as published now: if its message is lost, the sweep sends it again."""
+    db.session.rollback()  # whatever failed before may have left the transaction aborted
     released = db.session.execute(update(Task).where(_held(task_id, attempt)).values(
         state=TaskState.PENDING.value, error=f"retrying after: {error}"[:2000],
         published_at=utcnow(), updated_at=utcnow())).rowcount
@@ -123,7 +134,10 @@ def release_for_retry(task_id: str, attempt: int, error: str) -> bool:
 def fail(task_id: str, error: str, attempt: int | None = None) -> None:
     """End the task FAILURE, if this claim still holds it (any unfinished task when
     attempt is None), and hand over to the conversation's next question."""
+    db.session.rollback()  # whatever failed before may have left the transaction aborted
     conversation_id = db.session.scalar(select(Task.conversation_id).where(Task.id == task_id))
+    if conversation_id is None:
+        return
     lock_conversation(conversation_id)
     holder = (_held(task_id, attempt) if attempt is not None
               else (Task.id == task_id) & Task.state.in_(UNFINISHED))
@@ -196,24 +210,25 @@ def sweep() -> dict:
                 seconds=config["UNPUBLISHED_GRACE_SECONDS"])))
             | (Task.published_at < now - timedelta(seconds=visibility)))
         .limit(SWEEP_BATCH)).all()
+    stale = now - timedelta(seconds=config["TASK_TIME_LIMIT_SECONDS"])
     abandoned = db.session.execute(
         select(Task.id, Task.name, Task.attempts).where(
-            Task.state == TaskState.STARTED.value,
-            Task.updated_at < now - timedelta(seconds=config["TASK_TIME_LIMIT_SECONDS"]))
+            Task.state == TaskState.STARTED.value, Task.updated_at < stale)
         .limit(SWEEP_BATCH)).all()
-    requeued, given_up = [], []
-    for task_id, name, attempts in abandoned:
-        if attempts > config["REPLY_MAX_RETRIES"]:
-            given_up.append(task_id)
-        else:
-            requeued.append((task_id, name))
-    db.session.execute(update(Task).where(Task.id.in_([t for t, _ in requeued])).values(
-        state=TaskState.PENDING.value, error="re-queued: its worker stopped"))
-    republished = [task_id for task_id, _ in [*lost, *requeued]]
-    db.session.execute(update(Task).where(Task.id.in_(republished)).values(published_at=now))
+    too_often = [t for t in abandoned if t.attempts > config["REPLY_MAX_RETRIES"]]
+    # Re-queue only what is still abandoned now: a slow worker may have finished since.
+    requeued = db.session.execute(
+        update(Task).where(
+            Task.id.in_([t.id for t in abandoned if t not in too_often]),
+            Task.state == TaskState.STARTED.value, Task.updated_at < stale)
+        .values(state=TaskState.PENDING.value, error="re-queued: its worker stopped",
+                published_at=now)
+        .returning(Task.id, Task.name)).all()
+    db.session.execute(update(Task).where(Task.id.in_([t.id for t in lost]))
+                       .values(published_at=now))
     db.session.commit()
-    for task_id in given_up:
-        fail(task_id, "gave up: its worker stopped during each of its attempts")
+    for task in too_often:
+        fail(task.id, "gave up: its worker stopped during each of its attempts", task.attempts)
     published = sum(publish(task_id, name) for task_id, name in [*lost, *requeued])
-    return {"unpublished": len(lost), "abandoned": len(requeued), "failed": len(given_up),
+    return {"unpublished": len(lost), "abandoned": len(requeued), "failed": len(too_often),
             "published": published}

@@ -377,3 +377,33 @@ def test_sweep_fails_a_task_abandoned_too_often(app, db, task_id):
     task = fresh_task(db, task_id)
     assert result["failed"] == 1
     assert task.state == "FAILURE" and "worker stopped" in task.error
+
+
+# -- failures after the claim -------------------------------------------------------------
+
+
+def test_database_lost_after_the_claim_gives_the_task_back(db, task_id, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def unreachable(*_args, **_kwargs):
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(replies.conversations, "history_turns", unreachable)
+
+    with pytest.raises(OperationalError):
+        replies.prepare(task_id)
+
+    task = fresh_task(db, task_id)
+    assert task.state == "PENDING"  # the retried message can claim it again
+    assert "database unavailable" in task.error
+
+
+def test_a_bug_after_the_claim_fails_the_task_readably(db, task_id, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(replies.conversations, "history_turns", broken)
+
+    assert replies.prepare(task_id) is None
+    task = fresh_task(db, task_id)
+    assert (task.state, task.error) == ("FAILURE", "internal error: KeyError")
