@@ -1,6 +1,7 @@
 """The web side: create_app(config_class) binds config, extensions, faces and Celery."""
 
 import logging
+from pathlib import Path
 
 from flask import Flask
 
@@ -11,6 +12,8 @@ from app import extensions
 from app.extensions import celery_init_app, db, migrate
 from app.models import *  # noqa: F403 - models must be imported for Flask-Migrate
 from app.sqlite import configure_sqlite
+
+MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
 def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
@@ -23,7 +26,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     logging.getLogger("httpx2").setLevel(logging.WARNING)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=_migrations_directory())
+    migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY)
     with app.app_context():
         configure_sqlite(db.engine)
     _register_faces(app)
@@ -43,9 +46,3 @@ def _register_faces(app: Flask) -> None:
     for name, scheme in SECURITY_SCHEMES.items():
         rest_api.spec.components.security_scheme(name, scheme)
     rest_api.register_blueprint(polling)
-
-
-def _migrations_directory() -> str:
-    from pathlib import Path
-
-    return str(Path(__file__).resolve().parent.parent / "migrations")
