@@ -2,13 +2,30 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Conversation, Message, Task, TaskState
 from app.models.base import new_uuid, utcnow
 from app.services import data_sets, tasks
+
+
+# The statements every message runs, built once (see app/services/tasks.py).
+_conversations, _messages = Conversation.__table__, Message.__table__
+_TAKE_POSITIONS = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation_id"),
+           _conversations.c.org_id == bindparam("caller_org_id"))
+    .values(last_seq=_conversations.c.last_seq + 2)
+    .returning(_conversations.c.last_seq, _conversations.c.data_set_id))
+_INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
+_INSERT_TASK = insert(Task.__table__)
+_TURNS_BEFORE = (
+    select(_messages.c.role, _messages.c.text)
+    .where(_messages.c.conversation_id == bindparam("conversation_id"),
+           _messages.c.seq < bindparam("before_seq"))
+    .order_by(_messages.c.seq.desc()).limit(bindparam("limit")))
 
 
 def create_conversation(org_id: str, data_set_id: int | None) -> Conversation:
@@ -66,12 +83,14 @@ def history(conversation_id: int, before_seq: int | None = None,
     return _oldest_first(list(rows), limit)
 
 
-def history_turns(conversation_id: int, before_seq: int | None = None,
-                  limit: int | None = None) -> list[tuple[str, str]]:
-    """The same messages as history(), as (role, text) pairs: no ORM rows to build."""
-    rows = db.session.execute(_history_query(select(Message.role, Message.text),
-                                             conversation_id, before_seq, limit)).all()
-    return _oldest_first([tuple(row) for row in rows], limit)
+def history_turns(conversation_id: int, before_seq: int, limit: int) -> list[tuple[str, str]]:
+    """The last `limit` messages before position `before_seq`, oldest first, as
+    (role, text) pairs: the context of the question at that position."""
+    if before_seq <= 1:
+        return []  # the conversation's first message: nothing came before it
+    rows = db.session.execute(_TURNS_BEFORE, {
+        "conversation_id": conversation_id, "before_seq": before_seq, "limit": limit})
+    return [(role, text) for role, text in rows][::-1]
 
 
 def _history_query(query, conversation_id: int, before_seq: int | None, limit: int | None):
@@ -103,11 +122,12 @@ def post_question(org_id: str, conversation_id: int, text: str,
     waiting = tasks.must_wait(conversation_id, question_id)
     task_id = new_uuid()  # known before the commit: nothing after it reads the row back
     now = utcnow()
-    db.session.execute(insert(Task).values(
-        id=task_id, org_id=org_id, name=tasks.REPLY_TASK, conversation_id=conversation_id,
-        message_id=question_id, data_set_id=data_set_id or conversation_data_set_id,
-        state=TaskState.PENDING.value, attempts=0, published_at=None if waiting else now,
-        created_at=now, updated_at=now))
+    db.session.execute(_INSERT_TASK, {
+        "id": task_id, "org_id": org_id, "name": tasks.REPLY_TASK,
+        "conversation_id": conversation_id, "message_id": question_id,
+        "data_set_id": data_set_id or conversation_data_set_id,
+        "state": TaskState.PENDING.value, "attempts": 0,
+        "published_at": None if waiting else now, "created_at": now, "updated_at": now})
     db.session.commit()
     if not waiting:
         tasks.publish(task_id, tasks.REPLY_TASK)
@@ -122,17 +142,14 @@ def append_question(org_id: str, conversation_id: int, text: str) -> tuple[int, 
     question, answer even when questions come faster than answers. The counter update
     takes the conversation's row lock, so concurrent questions get distinct, ordered
     positions; it is also the lookup, so an unknown or foreign conversation is a 404."""
-    taken = db.session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.org_id == org_id)
-        .values(last_seq=Conversation.last_seq + 2)
-        .returning(Conversation.last_seq, Conversation.data_set_id)).first()
+    taken = db.session.execute(_TAKE_POSITIONS, {"conversation_id": conversation_id,
+                                                 "caller_org_id": org_id}).first()
     if taken is None:
         db.session.rollback()
         raise NotFound(f"Conversation {conversation_id} not found.")
-    question_id = db.session.execute(insert(Message).values(
-        conversation_id=conversation_id, seq=taken.last_seq - 1, role="user", text=text,
-        created_at=utcnow()).returning(Message.id)).scalar_one()
+    question_id = db.session.execute(_INSERT_MESSAGE, {
+        "conversation_id": conversation_id, "seq": taken.last_seq - 1, "role": "user",
+        "text": text, "created_at": utcnow()}).scalar_one()
     return question_id, taken.data_set_id
 
 
@@ -141,7 +158,7 @@ def add_reply(conversation_id: int, question_id: int, question_seq: int, text: s
     """Store the agent's reply in the slot kept after its question (not committed) and
     return its id. The slot and reply_to_id are both unique: a question has at most
     one reply."""
-    return db.session.execute(insert(Message).values(
-        conversation_id=conversation_id, seq=question_seq + 1, role="agent", text=text,
-        reply_to_id=question_id, created_at=utcnow(), **fields).returning(Message.id)
+    return db.session.execute(_INSERT_MESSAGE, {
+        "conversation_id": conversation_id, "seq": question_seq + 1, "role": "agent",
+        "text": text, "reply_to_id": question_id, "created_at": utcnow(), **fields}
     ).scalar_one()

@@ -8,7 +8,7 @@ connection is held while the model takes its time.
 import logging
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.extensions import db
@@ -46,13 +46,21 @@ def _give_back(task_id: str, attempt: int, exc: Exception) -> None:
         db.session.rollback()  # still down: the sweep re-queues the task later
 
 
+# The question, and the name of the data set it is answered from, in one read (a
+# Core statement built once, see app/services/tasks.py).
+_messages, _data_sets = Message.__table__, DataSet.__table__
+_QUESTION = select(
+    _messages.c.seq, _messages.c.text,
+    select(_data_sets.c.name).where(_data_sets.c.id == bindparam("data_set_id"))
+    .scalar_subquery(),
+).where(_messages.c.id == bindparam("message_id"))
+
+
 def _gather(task_id: str, task) -> ReplyJob:
-    seq, text = db.session.execute(
-        select(Message.seq, Message.text).where(Message.id == task.message_id)).one()
-    earlier = conversations.history_turns(task.conversation_id, before_seq=seq,
-                                          limit=current_app.config["HISTORY_MESSAGES"])
-    data_set_name = (db.session.scalar(select(DataSet.name).where(DataSet.id == task.data_set_id))
-                     if task.data_set_id else None)
+    seq, text, data_set_name = db.session.execute(_QUESTION, {
+        "message_id": task.message_id, "data_set_id": task.data_set_id}).one()
+    earlier = conversations.history_turns(task.conversation_id, seq,
+                                          current_app.config["HISTORY_MESSAGES"])
     passages = (search.search_passages(task.data_set_id, text,
                                        current_app.config["RETRIEVAL_PASSAGES"])
                 if task.data_set_id else [])

@@ -20,8 +20,7 @@ import re
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import exists, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import bindparam, exists, select, update
 
 from app.errors import NotFound
 from app.extensions import db
@@ -32,19 +31,71 @@ log = logging.getLogger(__name__)
 
 REPLY_TASK = "parley.reply"
 SWEEP_BATCH = 500
-UNFINISHED = (TaskState.PENDING.value, TaskState.STARTED.value)
+PENDING, STARTED = TaskState.PENDING.value, TaskState.STARTED.value
+UNFINISHED = (PENDING, STARTED)
 _TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 # (task id, task name) of a task to publish once the caller's transaction commits.
 Handover = tuple[str, str] | None
 
+# The statements every message runs are Core statements over the tables, built once
+# with bound parameters: building an ORM statement, and the ORM's bulk-update
+# bookkeeping, cost more than the database's own work for these one-row statements.
+_tasks = Task.__table__
+_earlier = _tasks.alias("earlier")
+_next = _tasks.alias("next_task")
+
+
+def _earlier_unfinished(conversation_id, message_id):
+    """SQL: a question before `message_id` in the conversation is still unfinished.
+    Takes bound parameters or columns, so it also works correlated to the tasks table."""
+    return exists().where(_earlier.c.conversation_id == conversation_id,
+                          _earlier.c.message_id < message_id,
+                          _earlier.c.state.in_(UNFINISHED))
+
+
+def _held(task_id, attempt):
+    """SQL: the task is still STARTED under this claim."""
+    return (_tasks.c.id == task_id) & (_tasks.c.state == STARTED) & (
+        _tasks.c.attempts == attempt)
+
+
+_GET_TASK = select(*_tasks.c).where(_tasks.c.id == bindparam("task_id"),
+                                    _tasks.c.org_id == bindparam("org_id"))
+_CLAIM = (
+    update(_tasks)
+    .where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == PENDING,
+           ~_earlier_unfinished(_tasks.c.conversation_id, _tasks.c.message_id))
+    .values(state=STARTED, attempts=_tasks.c.attempts + 1, error=None,
+            updated_at=bindparam("now"))
+    .returning(_tasks.c.conversation_id, _tasks.c.message_id, _tasks.c.data_set_id,
+               _tasks.c.attempts))
+_SUCCEED = (
+    update(_tasks).where(_held(bindparam("task_id"), bindparam("attempt")))
+    .values(state=TaskState.SUCCESS.value, error=None,
+            reply_message_id=bindparam("reply_id"), updated_at=bindparam("now"))
+    .returning(_tasks.c.conversation_id, _tasks.c.message_id))
+_HAND_OVER = (
+    update(_tasks)
+    .where(_tasks.c.id == select(_next.c.id).where(
+        _next.c.conversation_id == bindparam("of_conversation"),
+        _next.c.message_id > bindparam("after_message"), _next.c.state == PENDING)
+        .order_by(_next.c.message_id).limit(1).scalar_subquery())
+    .values(published_at=bindparam("now"))
+    .returning(_tasks.c.id, _tasks.c.name))
+_MUST_WAIT = select(_earlier_unfinished(bindparam("conversation_id"),
+                                        bindparam("message_id")))
+_conversations = Conversation.__table__
+_LOCK_CONVERSATION = (update(_conversations)
+                      .where(_conversations.c.id == bindparam("conversation_id"))
+                      .values(last_seq=_conversations.c.last_seq))
+
 
 def get_task(org_id: str, task_id: str):
     """The task's row (its columns, not an ORM object: this is the hot read clients
     poll). Another organization's task is not found, like an unknown one."""
-    task = db.session.execute(
-        select(*Task.__table__.c).where(Task.id == task_id, Task.org_id == org_id)
-    ).first() if _TASK_ID.match(task_id) else None
+    task = db.session.execute(_GET_TASK, {"task_id": task_id, "org_id": org_id}
+                              ).first() if _TASK_ID.match(task_id) else None
     if task is None:
         raise NotFound(f"Task {task_id} not found.")
     return task
@@ -75,24 +126,11 @@ def _mark_unpublished(task_id: str) -> None:
         log.warning("could not mark task %s unpublished: %s", task_id, exc)
 
 
-# Other rows of the tasks table in correlated statements; built once, as aliasing an
-# entity is not cheap.
-_earlier = aliased(Task, name="earlier")
-_next = aliased(Task, name="next_task")
-
-
-def _earlier_unfinished(conversation_id, message_id):
-    """SQL: a question before `message_id` in the conversation is still unfinished.
-    Takes values or columns, so it also works correlated to the tasks table."""
-    return exists().where(_earlier.conversation_id == conversation_id,
-                          _earlier.message_id < message_id,
-                          _earlier.state.in_(UNFINISHED))
-
-
 def must_wait(conversation_id: int, message_id: int) -> bool:
     """Whether a new question must wait for an earlier one (call with the
     conversation locked)."""
-    return db.session.scalar(select(_earlier_unfinished(conversation_id, message_id)))
+    return db.session.scalar(_MUST_WAIT, {"conversation_id": conversation_id,
+                                          "message_id": message_id})
 
 
 def claim(task_id: str):
@@ -101,22 +139,9 @@ def claim(task_id: str):
     data_set_id, attempts). None when there is nothing to do: the task is unknown,
     finished, waiting for an earlier question, or held by another worker, so a
     redelivered or duplicated message never runs the model twice."""
-    claimed = db.session.execute(
-        update(Task)
-        .where(Task.id == task_id, Task.state == TaskState.PENDING.value,
-               ~_earlier_unfinished(Task.conversation_id, Task.message_id))
-        .values(state=TaskState.STARTED.value, attempts=Task.attempts + 1, error=None,
-                updated_at=utcnow())
-        .returning(Task.conversation_id, Task.message_id, Task.data_set_id, Task.attempts)
-    ).first()
+    claimed = db.session.execute(_CLAIM, {"task_id": task_id, "now": utcnow()}).first()
     db.session.commit()
     return claimed
-
-
-def _held(task_id: str, attempt: int):
-    """SQL: the task is still STARTED under this claim."""
-    return (Task.id == task_id) & (Task.state == TaskState.STARTED.value) & (
-        Task.attempts == attempt)
 
 
 def release_for_retry(task_id: str, attempt: int, error: str) -> bool:
@@ -124,8 +149,8 @@ def release_for_retry(task_id: str, attempt: int, error: str) -> bool:
     task keeps its place: later questions of its conversation go on waiting. The retry
     counts as published now: if its message is lost, the sweep sends it again."""
     db.session.rollback()  # whatever failed before may have left the transaction aborted
-    released = db.session.execute(update(Task).where(_held(task_id, attempt)).values(
-        state=TaskState.PENDING.value, error=f"retrying after: {error}"[:2000],
+    released = db.session.execute(update(_tasks).where(_held(task_id, attempt)).values(
+        state=PENDING, error=f"retrying after: {error}"[:2000],
         published_at=utcnow(), updated_at=utcnow())).rowcount
     db.session.commit()
     return bool(released)
@@ -135,13 +160,17 @@ def fail(task_id: str, error: str, attempt: int | None = None) -> None:
     """End the task FAILURE, if this claim still holds it (any unfinished task when
     attempt is None), and hand over to the conversation's next question."""
     db.session.rollback()  # whatever failed before may have left the transaction aborted
-    conversation_id = db.session.scalar(select(Task.conversation_id).where(Task.id == task_id))
+    conversation_id = db.session.scalar(
+        select(_tasks.c.conversation_id).where(_tasks.c.id == task_id))
     if conversation_id is None:
         return
     lock_conversation(conversation_id)
     holder = (_held(task_id, attempt) if attempt is not None
-              else (Task.id == task_id) & Task.state.in_(UNFINISHED))
-    failed = _finish(holder, state=TaskState.FAILURE.value, error=error[:2000])
+              else (_tasks.c.id == task_id) & _tasks.c.state.in_(UNFINISHED))
+    failed = db.session.execute(
+        update(_tasks).where(holder)
+        .values(state=TaskState.FAILURE.value, error=error[:2000], updated_at=utcnow())
+        .returning(_tasks.c.conversation_id, _tasks.c.message_id)).first()
     if failed is None:
         db.session.rollback()
         return
@@ -154,14 +183,9 @@ def succeed(task_id: str, attempt: int, reply_message_id: int):
     """Mark SUCCESS, if the claim `attempt` still holds the task, inside the caller's
     transaction (the one that stored the result, with the conversation locked).
     Returns the finished task's row, or None when the claim was lost."""
-    return _finish(_held(task_id, attempt), state=TaskState.SUCCESS.value, error=None,
-                   reply_message_id=reply_message_id)
-
-
-def _finish(holder, **values):
-    return db.session.execute(
-        update(Task).where(holder).values(updated_at=utcnow(), **values)
-        .returning(Task.conversation_id, Task.message_id)).first()
+    return db.session.execute(_SUCCEED, {
+        "task_id": task_id, "attempt": attempt, "reply_id": reply_message_id,
+        "now": utcnow()}).first()
 
 
 def hand_over(conversation_id: int, message_id: int | None) -> Handover:
@@ -169,14 +193,9 @@ def hand_over(conversation_id: int, message_id: int | None) -> Handover:
     published; the caller publishes it after its commit."""
     if message_id is None:
         return None
-    next_waiting = (
-        select(_next.id).where(_next.conversation_id == conversation_id,
-                               _next.message_id > message_id,
-                               _next.state == TaskState.PENDING.value)
-        .order_by(_next.message_id).limit(1).scalar_subquery())
-    return db.session.execute(
-        update(Task).where(Task.id == next_waiting).values(published_at=utcnow())
-        .returning(Task.id, Task.name)).first()
+    return db.session.execute(_HAND_OVER, {
+        "of_conversation": conversation_id, "after_message": message_id, "now": utcnow()}
+    ).first()
 
 
 def publish_handover(handover: Handover) -> None:
@@ -187,8 +206,7 @@ def publish_handover(handover: Handover) -> None:
 def lock_conversation(conversation_id: int) -> None:
     """Take the conversation's row lock for the rest of the transaction (SQLite locks
     the whole database on the first write anyway)."""
-    db.session.execute(update(Conversation).where(Conversation.id == conversation_id)
-                       .values(last_seq=Conversation.last_seq))
+    db.session.execute(_LOCK_CONVERSATION, {"conversation_id": conversation_id})
 
 
 def sweep() -> dict:
@@ -202,13 +220,14 @@ def sweep() -> dict:
     now = utcnow()
     config = current_app.config
     visibility = config["CELERY"]["broker_transport_options"]["visibility_timeout"]
-    is_head = ~_earlier_unfinished(Task.conversation_id, Task.message_id)
+    c = _tasks.c
+    is_head = ~_earlier_unfinished(c.conversation_id, c.message_id)
     lost = db.session.execute(
-        select(Task.id, Task.name).where(
-            Task.state == TaskState.PENDING.value, is_head,
-            ((Task.published_at.is_(None)) & (Task.created_at < now - timedelta(
+        select(c.id, c.name).where(
+            c.state == PENDING, is_head,
+            ((c.published_at.is_(None)) & (c.created_at < now - timedelta(
                 seconds=config["UNPUBLISHED_GRACE_SECONDS"])))
-            | (Task.published_at < now - timedelta(seconds=visibility)))
+            | (c.published_at < now - timedelta(seconds=visibility)))
         .limit(SWEEP_BATCH)).all()
     stale = now - timedelta(seconds=config["TASK_TIME_LIMIT_SECONDS"])
     abandoned = db.session.execute(
