@@ -10,7 +10,6 @@ from app.models import Conversation, Message, Task, TaskState
 from app.models.base import new_uuid, utcnow
 from app.services import data_sets, tasks
 
-
 # The statements every message runs, built once (see app/services/tasks.py).
 _conversations, _messages = Conversation.__table__, Message.__table__
 _TAKE_POSITIONS = (
