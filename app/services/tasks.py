@@ -93,9 +93,15 @@ _LOCK_CONVERSATION = (update(_conversations)
 
 def get_task(org_id: str, task_id: str):
     """The task's row (its columns, not an ORM object: this is the hot read clients
-    poll). Another organization's task is not found, like an unknown one."""
-    task = db.session.execute(_GET_TASK, {"task_id": task_id, "org_id": org_id}
-                              ).first() if _TASK_ID.match(task_id) else None
+    poll). Another organization's task is not found, like an unknown one.
+
+    A plain pooled connection, not the session: one read needs no unit of work, and
+    the session's bookkeeping would cost more than the read."""
+    task = None
+    if _TASK_ID.match(task_id):
+        with db.engine.connect() as connection:
+            task = connection.execute(_GET_TASK, {"task_id": task_id, "org_id": org_id}
+                                      ).first()
     if task is None:
         raise NotFound(f"Task {task_id} not found.")
     return task

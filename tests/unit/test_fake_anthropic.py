@@ -196,8 +196,9 @@ def test_chunk_delay_delivers_the_first_chunk_before_the_end(server, client):
 
     chunk_count = len(split_into_chunks(EXPECTED_REPLY))
     assert first_chunk_at - started < finished_at - started
-    # The delays between chunks happen after the first chunk is delivered.
-    assert finished_at - first_chunk_at >= 0.05 * (chunk_count - 1) * 0.9
+    # Most of the delays between chunks happen after the first chunk is delivered (half
+    # of them at least: on a loaded machine the first chunk can arrive late).
+    assert finished_at - first_chunk_at >= 0.05 * (chunk_count - 1) * 0.5
 
 
 # -- faults --------------------------------------------------------------------
