@@ -41,25 +41,54 @@ class AnthropicProvider:
             raise TransientLLMError(f"model connection failed: {exc}") from exc
 
     def _stream(self, request: LLMRequest, on_text: OnText | None) -> LLMResult:
+        # The raw event stream, folded here: the SDK's stream helper rebuilds a snapshot
+        # of the whole message on every event, which costs more CPU than the reply's
+        # other work and is not needed to join text deltas.
         deadline = time.monotonic() + self.total_timeout
-        with self.client.messages.stream(
+        reply = _Reply()
+        events = self.client.messages.create(
             model=self.model, max_tokens=request.max_tokens, system=request.system,
-            messages=request.messages,
-        ) as stream:
-            for chunk in stream.text_stream:
+            messages=request.messages, stream=True)
+        with events:
+            for event in events:
+                chunk = reply.take(event)
                 if time.monotonic() > deadline:
                     raise TransientLLMError(
                         f"the model took longer than {self.total_timeout:g}s to answer")
-                if on_text:
+                if chunk and on_text:
                     on_text(chunk)
-            final = stream.get_final_message()
-        if final.stop_reason is None:
+        if not reply.complete:
             # The stream ended without message_stop: a partial reply is never a reply.
             raise TransientLLMError("the model's stream ended before the reply was complete")
-        text = "".join(block.text for block in final.content if block.type == "text")
-        return LLMResult(text=text, model=final.model,
-                         input_tokens=final.usage.input_tokens,
-                         output_tokens=final.usage.output_tokens)
+        return LLMResult(text="".join(reply.parts), model=reply.model,
+                         input_tokens=reply.input_tokens, output_tokens=reply.output_tokens)
+
+
+class _Reply:
+    """A reply put together from the Messages API's stream events."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+        self.model = ""
+        self.input_tokens = self.output_tokens = 0
+        self.stop_reason: str | None = None
+        self.complete = False
+
+    def take(self, event) -> str | None:
+        """Fold one event in; returns the text it adds, if any."""
+        if event.type == "content_block_delta":
+            if event.delta.type == "text_delta":
+                self.parts.append(event.delta.text)
+                return event.delta.text
+        elif event.type == "message_start":
+            self.model = event.message.model
+            self.input_tokens = event.message.usage.input_tokens
+        elif event.type == "message_delta":
+            self.stop_reason = event.delta.stop_reason
+            self.output_tokens = event.usage.output_tokens
+        elif event.type == "message_stop":
+            self.complete = self.stop_reason is not None
+        return None
 
 
 def _classify(exc: anthropic.APIStatusError) -> Exception:
