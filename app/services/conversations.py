@@ -6,8 +6,8 @@ from sqlalchemy import bindparam, insert, select, update
 
 from app.errors import NotFound
 from app.extensions import db
-from app.models import Conversation, Message, Task, TaskState
-from app.models.base import new_uuid, utcnow
+from app.models import Conversation, Message
+from app.models.base import utcnow
 from app.services import data_sets, tasks
 
 # The statements every message runs, built once (see app/services/tasks.py).
@@ -19,7 +19,6 @@ _TAKE_POSITIONS = (
     .values(last_seq=_conversations.c.last_seq + 2)
     .returning(_conversations.c.last_seq, _conversations.c.data_set_id))
 _INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
-_INSERT_TASK = insert(Task.__table__)
 _TURNS_BEFORE = (
     select(_messages.c.role, _messages.c.text)
     .where(_messages.c.conversation_id == bindparam("conversation_id"),
@@ -118,17 +117,10 @@ def post_question(org_id: str, conversation_id: int, text: str,
         data_sets.get_data_set(org_id, data_set_id)
     question_id, conversation_data_set_id = append_question(org_id, conversation_id, text)
     # The conversation is locked from here to the commit (append_question took it).
-    waiting = tasks.must_wait(conversation_id, question_id)
-    task_id = new_uuid()  # known before the commit: nothing after it reads the row back
-    now = utcnow()
-    db.session.execute(_INSERT_TASK, {
-        "id": task_id, "org_id": org_id, "name": tasks.REPLY_TASK,
-        "conversation_id": conversation_id, "message_id": question_id,
-        "data_set_id": data_set_id or conversation_data_set_id,
-        "state": TaskState.PENDING.value, "attempts": 0,
-        "published_at": None if waiting else now, "created_at": now, "updated_at": now})
+    task_id, queued = tasks.add_reply_task(org_id, conversation_id, question_id,
+                                           data_set_id or conversation_data_set_id)
     db.session.commit()
-    if not waiting:
+    if queued:
         tasks.publish(task_id, tasks.REPLY_TASK)
     return task_id
 

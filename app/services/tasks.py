@@ -20,12 +20,12 @@ import re
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, case, exists, insert, null, select, update
 
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Conversation, Task, TaskState
-from app.models.base import utcnow
+from app.models.base import new_uuid, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,14 @@ _HAND_OVER = (
         .order_by(_next.c.message_id).limit(1).scalar_subquery())
     .values(published_at=bindparam("now"))
     .returning(_tasks.c.id, _tasks.c.name))
-_MUST_WAIT = select(_earlier_unfinished(bindparam("conversation_id"),
-                                        bindparam("message_id")))
+# A question's reply task, queued now (published_at set) unless an earlier question of
+# its conversation is unfinished: then it waits unpublished for its hand-over.
+_ADD_REPLY_TASK = (
+    insert(_tasks)
+    .values(published_at=case(
+        (_earlier_unfinished(bindparam("in_conversation"), bindparam("for_message")),
+         null()), else_=bindparam("now", type_=_tasks.c.published_at.type)))
+    .returning(_tasks.c.published_at))
 _conversations = Conversation.__table__
 _LOCK_CONVERSATION = (update(_conversations)
                       .where(_conversations.c.id == bindparam("conversation_id"))
@@ -132,11 +138,20 @@ def _mark_unpublished(task_id: str) -> None:
         log.warning("could not mark task %s unpublished: %s", task_id, exc)
 
 
-def must_wait(conversation_id: int, message_id: int) -> bool:
-    """Whether a new question must wait for an earlier one (call with the
-    conversation locked)."""
-    return db.session.scalar(_MUST_WAIT, {"conversation_id": conversation_id,
-                                          "message_id": message_id})
+def add_reply_task(org_id: str, conversation_id: int, message_id: int,
+                   data_set_id: int | None) -> tuple[str, bool]:
+    """Add the reply task of a new question (not committed; call with the conversation
+    locked). Returns its id, which is known before the commit so nothing after it
+    reads the row back, and whether it is queued now rather than waiting its turn:
+    the caller publishes it after the commit."""
+    task_id, now = new_uuid(), utcnow()
+    published_at = db.session.execute(_ADD_REPLY_TASK, {
+        "id": task_id, "org_id": org_id, "name": REPLY_TASK,
+        "conversation_id": conversation_id, "message_id": message_id,
+        "data_set_id": data_set_id, "state": PENDING, "attempts": 0,
+        "created_at": now, "updated_at": now, "now": now,
+        "in_conversation": conversation_id, "for_message": message_id}).scalar_one()
+    return task_id, published_at is not None
 
 
 def claim(task_id: str):

@@ -315,6 +315,56 @@ def test_task_count_is_one_per_question(client, auth, conversation_id, db):
     assert db.session.scalar(select(func.count()).select_from(Task)) == 2
 
 
+# -- order within a conversation ---------------------------------------------------------
+
+
+def test_question_behind_an_unfinished_one_waits_unpublished(
+        sent, client, auth, conversation_id, db):
+    first = ask(client, auth, conversation_id)
+    second = ask(client, auth, conversation_id)
+
+    assert sent == [("parley.reply", first)]
+    waiting = fresh_task(db, second)
+    assert (waiting.state, waiting.published_at) == ("PENDING", None)
+    assert tasks.claim(second) is None  # not its turn, even if a message arrived
+
+
+def test_finishing_a_question_hands_over_to_the_next_one(
+        sent, client, auth, conversation_id, db):
+    first = ask(client, auth, conversation_id)
+    second = ask(client, auth, conversation_id)
+    third = ask(client, auth, conversation_id)
+
+    replies.complete(replies.prepare(first), Reply(text="One.", model="m"))
+
+    assert sent == [("parley.reply", first), ("parley.reply", second)]
+    assert fresh_task(db, second).published_at is not None
+    assert fresh_task(db, third).published_at is None
+    job = replies.prepare(second)
+    assert [turn.text for turn in job.history] == [QUESTION, "One."]
+
+
+def test_failing_a_question_hands_over_to_the_next_one(
+        sent, client, auth, conversation_id, db):
+    first = ask(client, auth, conversation_id)
+    second = ask(client, auth, conversation_id)
+
+    tasks.fail(first, "model error 400: bad request")
+
+    assert sent == [("parley.reply", first), ("parley.reply", second)]
+    assert tasks.claim(second) is not None
+
+
+def test_question_after_a_finished_one_is_queued_at_once(
+        sent, client, auth, conversation_id, db):
+    first = ask(client, auth, conversation_id)
+    replies.complete(replies.prepare(first), Reply(text="One.", model="m"))
+    second = ask(client, auth, conversation_id)
+
+    assert sent == [("parley.reply", first), ("parley.reply", second)]
+    assert fresh_task(db, second).published_at is not None
+
+
 # -- claims that were taken over -----------------------------------------------------------
 
 
