@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from app.broker import TRANSPORT as BROKER_TRANSPORT
+
 
 def _env_float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
@@ -97,6 +99,7 @@ def celery_settings(config) -> dict:
     transport_options = {"visibility_timeout": visibility_timeout}
     return {
         "broker_url": config["REDIS_URL"],
+        "broker_transport": _broker_transport(config["REDIS_URL"]),
         "result_backend": None,
         "task_ignore_result": True,  # task state lives in our own table
         "broker_connection_retry_on_startup": True,
@@ -121,6 +124,12 @@ def celery_settings(config) -> dict:
         "beat_schedule": {"parley.sweep": {"task": "parley.sweep",
                                            "schedule": config["SWEEP_INTERVAL_SECONDS"]}},
     }
+
+
+def _broker_transport(broker_url: str) -> str | None:
+    """kombu's Redis transport with a shared client (app/broker.py) for Redis URLs;
+    otherwise the URL's own (memory:// in tests)."""
+    return BROKER_TRANSPORT if broker_url.split("://", 1)[0] in ("redis", "rediss") else None
 
 
 class TestConfig(Config):
