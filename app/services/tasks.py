@@ -131,7 +131,8 @@ def _mark_unpublished(task_id: str) -> None:
     """Best effort: if the database is down too, the sweep still finds the task once
     its publication is older than the visibility timeout."""
     try:
-        db.session.execute(update(Task).where(Task.id == task_id).values(published_at=None))
+        db.session.execute(update(_tasks).where(_tasks.c.id == task_id)
+                           .values(published_at=None))
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
@@ -150,6 +151,8 @@ def add_reply_task(org_id: str, conversation_id: int, message_id: int,
         "conversation_id": conversation_id, "message_id": message_id,
         "data_set_id": data_set_id, "state": PENDING, "attempts": 0,
         "created_at": now, "updated_at": now, "now": now,
+        # The wait rule's own names for the same two values: SQLAlchemy reserves the
+        # column names for the inserted values.
         "in_conversation": conversation_id, "for_message": message_id}).scalar_one()
     return task_id, published_at is not None
 
@@ -252,19 +255,17 @@ def sweep() -> dict:
         .limit(SWEEP_BATCH)).all()
     stale = now - timedelta(seconds=config["TASK_TIME_LIMIT_SECONDS"])
     abandoned = db.session.execute(
-        select(Task.id, Task.name, Task.attempts).where(
-            Task.state == TaskState.STARTED.value, Task.updated_at < stale)
+        select(c.id, c.name, c.attempts).where(c.state == STARTED, c.updated_at < stale)
         .limit(SWEEP_BATCH)).all()
     too_often = [t for t in abandoned if t.attempts > config["REPLY_MAX_RETRIES"]]
     # Re-queue only what is still abandoned now: a slow worker may have finished since.
     requeued = db.session.execute(
-        update(Task).where(
-            Task.id.in_([t.id for t in abandoned if t not in too_often]),
-            Task.state == TaskState.STARTED.value, Task.updated_at < stale)
-        .values(state=TaskState.PENDING.value, error="re-queued: its worker stopped",
-                published_at=now)
-        .returning(Task.id, Task.name)).all()
-    db.session.execute(update(Task).where(Task.id.in_([t.id for t in lost]))
+        update(_tasks).where(
+            c.id.in_([t.id for t in abandoned if t not in too_often]),
+            c.state == STARTED, c.updated_at < stale)
+        .values(state=PENDING, error="re-queued: its worker stopped", published_at=now)
+        .returning(c.id, c.name)).all()
+    db.session.execute(update(_tasks).where(c.id.in_([t.id for t in lost]))
                        .values(published_at=now))
     db.session.commit()
     for task in too_often:

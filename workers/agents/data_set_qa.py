@@ -21,10 +21,7 @@ ROLE_TO_API = {"user": "user", "agent": "assistant"}
 
 def answer(job: ReplyJob, provider: Provider, max_tokens: int,
            on_text: OnText | None = None) -> Reply:
-    request = build_request(job, max_tokens)
-    result = provider.generate(request, on_text=on_text)
-    return Reply(text=result.text, model=result.model, input_tokens=result.input_tokens,
-                 output_tokens=result.output_tokens)
+    return provider.generate(build_request(job, max_tokens), on_text=on_text)
 
 
 def build_request(job: ReplyJob, max_tokens: int) -> LLMRequest:

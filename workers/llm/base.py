@@ -5,6 +5,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from app.services.jobs import Reply
+
 OnText = Callable[[str], None]
 
 
@@ -28,12 +30,8 @@ class LLMRequest:
     sources: list[Source] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class LLMResult:
-    text: str
-    model: str
-    input_tokens: int | None = None
-    output_tokens: int | None = None
+# A provider's answer is the reply the core stores: one type, not a copy of it.
+LLMResult = Reply
 
 
 class TransientLLMError(Exception):
