@@ -2,6 +2,11 @@
 (tests/fake_anthropic.py): success, retried transient faults, permanent faults,
 exhausted retries, what the model is sent, and cut-off streams."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -287,3 +292,20 @@ def test_task_with_nothing_to_do_does_not_call_the_model(claude, client, auth, c
     reply.apply(args=[task_id])
 
     assert len(claude.requests) == calls
+
+
+def test_a_starting_worker_builds_its_model_provider_before_any_task(tmp_path):
+    """The SDK import happens as the worker starts, not in its first tasks. Run in a
+    fresh interpreter: this one has imported the SDK already."""
+    script = ("import sys; from celery.signals import worker_init; "
+              "import workers.celery_app; from workers.llm import registry; "
+              "assert not registry._providers and 'anthropic' not in sys.modules; "
+              "worker_init.send(sender=None); "
+              "print(sorted(type(p).__name__ for p in registry._providers.values()))")
+    env = {**os.environ, "PARLEY_HOME": str(tmp_path), "PARLEY_LLM": "anthropic",
+           "ANTHROPIC_API_KEY": "test"}
+    env.pop("DATABASE_URL", None)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['AnthropicProvider']"
