@@ -4,7 +4,8 @@ import secrets
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime
+from sqlalchemy import JSON, DateTime
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -41,3 +42,7 @@ class UTCDateTime(TypeDecorator):
 
 def created_at_column() -> Mapped[datetime]:
     return mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+# JSON documents (tags, state, metadata): JSONB on PostgreSQL, JSON text elsewhere.
+JSONValue = JSON().with_variant(JSONB(), "postgresql")

@@ -1,7 +1,7 @@
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -15,6 +15,9 @@ class Organization(db.Model):
                                     default=partial(public_id, "org"))
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = created_at_column()
+    # The dialogue store's project setting: dialogues cannot be deleted.
+    dialogues_immutable: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                      server_default="0")
 
 
 class ApiKey(db.Model):
