@@ -11,6 +11,7 @@ from app.errors import register_error_handlers
 from app import extensions
 from app.extensions import celery_init_app, db, migrate
 from app.models import *  # noqa: F403 - models must be imported for Flask-Migrate
+from app.request_ids import LOG_FORMAT, init_request_ids
 from app.sqlite import configure_sqlite
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -21,7 +22,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.config.from_object(config_class)
     app.config.update(overrides)
     app.config.setdefault("CELERY", celery_settings(app.config))
-    logging.basicConfig(level=logging.INFO)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     # One line per model request, from hundreds of threads, costs more than it tells.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
 
@@ -29,6 +30,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY)
     with app.app_context():
         configure_sqlite(db.engine)
+    init_request_ids(app)
     _register_faces(app)
     # After the faces: flask-smorest installs an HTTP error handler of its own, and
     # ours, which adds a readable message, must be the one that stays.
@@ -38,6 +40,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
 
 def _register_faces(app: Flask) -> None:
+    from app.api.dialogues.routes import blp as dialogues
     from app.api.polling.routes import blp as polling
 
     # Through the module: the name `api` in this package is the app.api subpackage.
@@ -46,3 +49,4 @@ def _register_faces(app: Flask) -> None:
     for name, scheme in SECURITY_SCHEMES.items():
         rest_api.spec.components.security_scheme(name, scheme)
     rest_api.register_blueprint(polling)
+    rest_api.register_blueprint(dialogues)

@@ -3,12 +3,15 @@
 Services raise ParleyError subclasses without knowing HTTP; one set of handlers turns
 them, HTTP errors, validation errors and database outages into a JSON body:
 {"code": 404, "status": "Not Found", "message": "...", "errors": {...}}.
+A face whose spec has another error body registers its own shape for its paths
+(register_error_shape); a ParleyError may carry that spec's error code.
 """
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -20,10 +23,11 @@ log = logging.getLogger(__name__)
 class ParleyError(Exception):
     status_code = 400
 
-    def __init__(self, message: str, errors: dict | None = None):
+    def __init__(self, message: str, errors: dict | None = None, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.errors = errors
+        self.code = code  # an API's own error code, e.g. DIALOGUE_NOT_FOUND
 
 
 class BadRequest(ParleyError):
@@ -46,6 +50,10 @@ class InvalidInput(ParleyError):
     status_code = 422
 
 
+class Conflict(ParleyError):
+    status_code = 409
+
+
 def error_body(status: int, message: str, errors: dict | None = None) -> dict:
     body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
     if errors:
@@ -53,14 +61,29 @@ def error_body(status: int, message: str, errors: dict | None = None) -> dict:
     return body
 
 
-def _json_error(status: int, message: str, errors: dict | None = None):
+# A face's own error body: (status, message, errors, code) -> (status, body).
+ErrorShape = Callable[[int, str, dict | None, str | None], tuple[int, dict]]
+_error_shapes: dict[str, ErrorShape] = {}
+
+
+def register_error_shape(path_prefix: str, shape: ErrorShape) -> None:
+    """Errors answered under `path_prefix` (routing errors included) take this shape."""
+    _error_shapes[path_prefix] = shape
+
+
+def _json_error(status: int, message: str, errors: dict | None = None,
+                code: str | None = None):
+    for prefix, shape in _error_shapes.items():
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            status, body = shape(status, message, errors, code)
+            return jsonify(body), status
     return jsonify(error_body(status, message, errors)), status
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ParleyError)
     def handle_parley_error(exc: ParleyError):
-        return _json_error(exc.status_code, exc.message, exc.errors)
+        return _json_error(exc.status_code, exc.message, exc.errors, exc.code)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):

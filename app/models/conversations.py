@@ -11,7 +11,8 @@ from app.models.base import JSONValue, UTCDateTime, created_at_column, public_id
 # "agent" is the core's name for what chat APIs call "assistant"; "system" messages
 # come from the dialogue store (instructions stored with the history).
 ROLES = ("user", "agent", "system")
-STATUSES = ("active", "ended", "archived")
+ACTIVE, ENDED = "active", "ended"  # an ended conversation takes no more messages
+STATUSES = (ACTIVE, ENDED, "archived")
 
 
 class Conversation(db.Model):

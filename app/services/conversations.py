@@ -4,10 +4,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, insert, select, update
 
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Conversation, Message
 from app.models.base import utcnow
+from app.models.conversations import ENDED
 from app.services import data_sets, tasks
 
 # The statements every message runs, built once (see app/services/tasks.py).
@@ -15,7 +16,8 @@ _conversations, _messages = Conversation.__table__, Message.__table__
 _TAKE_POSITIONS = (
     update(_conversations)
     .where(_conversations.c.id == bindparam("conversation_id"),
-           _conversations.c.org_id == bindparam("caller_org_id"))
+           _conversations.c.org_id == bindparam("caller_org_id"),
+           _conversations.c.deleted_at.is_(None), _conversations.c.status != ENDED)
     .values(last_seq=_conversations.c.last_seq + 2)
     .returning(_conversations.c.last_seq, _conversations.c.data_set_id))
 _INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
@@ -37,7 +39,7 @@ def create_conversation(org_id: str, data_set_id: int | None) -> Conversation:
 
 def get_conversation(org_id: str, conversation_id: int) -> Conversation:
     conversation = db.session.get(Conversation, conversation_id)
-    if conversation is None or conversation.org_id != org_id:
+    if conversation is None or conversation.org_id != org_id or conversation.deleted_at:
         raise NotFound(f"Conversation {conversation_id} not found.")
     return conversation
 
@@ -137,7 +139,9 @@ def append_question(org_id: str, conversation_id: int, text: str) -> tuple[int, 
                                                  "caller_org_id": org_id}).first()
     if taken is None:
         db.session.rollback()
-        raise NotFound(f"Conversation {conversation_id} not found.")
+        get_conversation(org_id, conversation_id)  # a 404 when it is not the caller's
+        raise Conflict(f"Conversation {conversation_id} has ended: it takes no more "
+                       "messages.", code="DIALOGUE_ENDED")
     question_id = db.session.execute(_INSERT_MESSAGE, {
         "conversation_id": conversation_id, "seq": taken.last_seq - 1, "role": "user",
         "text": text, "created_at": utcnow()}).scalar_one()

@@ -157,6 +157,17 @@ def add_reply_task(org_id: str, conversation_id: int, message_id: int,
     return task_id, published_at is not None
 
 
+def add_task(org_id: str, conversation_id: int, name: str) -> str:
+    """A task on a whole conversation (not on one of its questions: it waits for no
+    question, and none waits for it), queued now (not committed; the caller publishes
+    it after the commit)."""
+    task_id, now = new_uuid(), utcnow()
+    db.session.execute(insert(_tasks).values(
+        id=task_id, org_id=org_id, name=name, conversation_id=conversation_id,
+        state=PENDING, attempts=0, created_at=now, updated_at=now, published_at=now))
+    return task_id
+
+
 def claim(task_id: str):
     """Atomically move a PENDING task whose turn has come to STARTED, taking a new
     attempt number; returns the claimed task's (conversation_id, message_id,

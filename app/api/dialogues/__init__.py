@@ -1,0 +1,1 @@
+"""The dialogue store face: /dialogue (specs/dialogue-store-api.md)."""
