@@ -78,6 +78,8 @@ class Config:
 
     RETRIEVAL_PASSAGES = _env_int("PARLEY_RETRIEVAL_PASSAGES", 4)
     HISTORY_MESSAGES = _env_int("PARLEY_HISTORY_MESSAGES", 40)
+    # A dialogue's summary (compact) is made from its latest this many messages.
+    SUMMARY_MESSAGES = _env_int("PARLEY_SUMMARY_MESSAGES", 200)
 
     API_TITLE = "Parley"
     API_VERSION = "v1"
@@ -117,6 +119,7 @@ def celery_settings(config) -> dict:
         "worker_send_task_events": True,
         "task_default_queue": "replies",
         "task_routes": {"parley.reply": {"queue": "replies"},
+                        "parley.compact": {"queue": "replies"},
                         "parley.sweep": {"queue": "maintenance"}},
         # A broker outage must not hang the API: fail fast, the sweep publishes later.
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0,

@@ -9,8 +9,8 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from app.services import replies, tasks
-from workers.agents import data_set_qa
+from app.services import dialogues, replies, summaries, tasks
+from workers.agents import data_set_qa, summariser
 from workers.llm import PermanentLLMError, TransientLLMError, get_provider
 
 log = logging.getLogger(__name__)
@@ -18,24 +18,38 @@ log = logging.getLogger(__name__)
 
 @shared_task(bind=True, name=tasks.REPLY_TASK, max_retries=None)
 def reply(self, task_id: str) -> None:
+    _run_claimed(self, task_id, replies.prepare, replies.complete,
+                 lambda job, provider, config: data_set_qa.answer(
+                     job, provider, config["LLM_MAX_TOKENS"]))
+
+
+@shared_task(bind=True, name=dialogues.COMPACT_TASK, max_retries=None)
+def compact(self, task_id: str) -> None:
+    _run_claimed(self, task_id, summaries.prepare, summaries.complete,
+                 lambda job, provider, config: summariser.summarize(
+                     job, provider, config["LLM_MAX_TOKENS"]))
+
+
+def _run_claimed(task, task_id: str, prepare, complete, produce) -> None:
+    """Claim the task's row (prepare), ask the model (produce), store the result and
+    finish the task (complete); model errors retried with backoff or failed."""
     config = current_app.config
     try:
-        job = replies.prepare(task_id)
+        job = prepare(task_id)
     except OperationalError as exc:
         # The database is unreachable (a claim made before it went is given back):
         # try the message again.
-        raise self.retry(exc=exc, countdown=retry_delay(config, self.request.retries))
+        raise task.retry(exc=exc, countdown=retry_delay(config, task.request.retries))
     if job is None:
         log.info("task %s has nothing to do (finished, unknown, waiting or held)", task_id)
         return
     try:
-        result = data_set_qa.answer(job, get_provider(config), config["LLM_MAX_TOKENS"])
-        replies.complete(job, result)
+        complete(job, produce(job, get_provider(config), config))
     except TransientLLMError as exc:
         if job.attempt > config["REPLY_MAX_RETRIES"]:
             tasks.fail(task_id, f"gave up after {job.attempt} attempts: {exc}", job.attempt)
         elif tasks.release_for_retry(task_id, job.attempt, str(exc)):
-            raise self.retry(exc=exc, countdown=retry_delay(config, job.attempt - 1,
+            raise task.retry(exc=exc, countdown=retry_delay(config, job.attempt - 1,
                                                             exc.retry_after))
     except PermanentLLMError as exc:
         tasks.fail(task_id, str(exc), job.attempt)
@@ -43,7 +57,7 @@ def reply(self, task_id: str) -> None:
         # Neither the model's fault nor a passing one: end the task readably rather than
         # leave it STARTED for the sweep to retry. (If the database is what failed, this
         # fails too, and the sweep re-queues the task.)
-        log.exception("reply task %s failed", task_id)
+        log.exception("task %s failed", task_id)
         tasks.fail(task_id, f"internal error: {type(exc).__name__}", job.attempt)
 
 

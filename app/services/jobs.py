@@ -8,7 +8,7 @@ from app.services.search import Hit
 
 @dataclass(frozen=True)
 class Turn:
-    role: str  # "user" or "agent"
+    role: str  # "user", "agent" or "system"
     text: str
 
 
@@ -31,3 +31,11 @@ class Reply:
     model: str
     input_tokens: int | None = None
     output_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class SummaryJob:
+    task_id: str
+    attempt: int
+    conversation_id: int
+    turns: list[Turn]  # the messages to summarise, oldest first

@@ -12,7 +12,8 @@ title. If the passages do not contain the answer, say plainly that the data set 
 contain it, and do not guess.
 
 Passages:
-{passages}"""
+{passages}{instructions}"""
+INSTRUCTIONS = "\n\nInstructions stored with this conversation:\n{notes}"
 NO_PASSAGES = "(no passage of the data set matches this question)"
 NO_DATA_SET = "(this conversation has no data set)"
 
@@ -26,10 +27,15 @@ def answer(job: ReplyJob, provider: Provider, max_tokens: int,
 
 def build_request(job: ReplyJob, max_tokens: int) -> LLMRequest:
     sources = [Source(title=hit.document_title, text=hit.text) for hit in job.passages]
+    # System messages (the dialogue store keeps them in the history) are instructions,
+    # not turns: the Messages API takes them in the system prompt.
+    notes = [turn.text for turn in job.history if turn.role == "system"]
+    turns = [turn for turn in job.history if turn.role != "system"]
     return LLMRequest(
-        system=SYSTEM_PROMPT.format(data_set=job.data_set_name or "none",
-                                    passages=_render(sources, job.data_set_name)),
-        messages=to_api_messages([*job.history, Turn("user", job.question)]),
+        system=SYSTEM_PROMPT.format(
+            data_set=job.data_set_name or "none", passages=_render(sources, job.data_set_name),
+            instructions=INSTRUCTIONS.format(notes="\n".join(notes)) if notes else ""),
+        messages=to_api_messages([*turns, Turn("user", job.question)]),
         question=job.question, max_tokens=max_tokens, sources=sources)
 
 

@@ -28,6 +28,9 @@ class LLMRequest:
     max_tokens: int = 1024
     # The passages also rendered into `system`; the offline model answers from these.
     sources: list[Source] = field(default_factory=list)
+    # What is asked: "answer" a question, or "summarize" the conversation in
+    # `messages` (the offline model, which reads no prompt, needs to be told).
+    kind: str = "answer"
 
 
 # A provider's answer is the reply the core stores: one type, not a copy of it.

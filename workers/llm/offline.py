@@ -2,7 +2,8 @@
 
 It quotes the sentences of the retrieved passages that share the most words with the
 question, and names the document each comes from. With no passages it says plainly
-that the data set does not contain the answer.
+that the data set does not contain the answer. Asked for a summary, it quotes the
+first sentence of the latest questions and of the latest reply.
 """
 
 from app.services.text import query_terms, split_sentences
@@ -10,6 +11,7 @@ from workers.llm.base import LLMRequest, LLMResult, OnText, Source
 
 MODEL_NAME = "parley-offline-extractive"
 MAX_QUOTES = 3
+MAX_SUMMARY_QUESTIONS = 5
 CHUNK_WORDS = 4
 NOT_FOUND = ("I could not find the answer in this data set: none of its documents "
              "mention what you asked about.")
@@ -19,7 +21,8 @@ class OfflineProvider:
     name = "offline"
 
     def generate(self, request: LLMRequest, on_text: OnText | None = None) -> LLMResult:
-        text = _answer(request.question, request.sources)
+        text = (_summary(request.sources) if request.kind == "summarize"
+                else _answer(request.question, request.sources))
         for chunk in _chunks(text):
             if on_text:
                 on_text(chunk)
@@ -38,6 +41,24 @@ def _answer(question: str, sources: list[Source]) -> str:
     parts = [f"According to \u201c{title}\u201d: " + " ".join(sentences)
              for title, sentences in by_title.items()]
     return " ".join(parts)
+
+
+def _summary(turns: list[Source]) -> str:
+    """An extractive summary: the first sentence of each of the latest questions, and
+    of the latest reply. `turns` are the conversation's messages, titled by role."""
+    questions = [_first_sentence(t.text) for t in turns if t.title == "user"]
+    replies = [_first_sentence(t.text) for t in turns if t.title == "agent"]
+    parts = [f"A conversation of {len(turns)} messages."]
+    if questions:
+        parts.append("It asked: " + " / ".join(questions[-MAX_SUMMARY_QUESTIONS:]))
+    if replies:
+        parts.append(f"The latest reply: {replies[-1]}")
+    return " ".join(parts)
+
+
+def _first_sentence(text: str) -> str:
+    sentences = split_sentences(text)
+    return sentences[0] if sentences else text.strip()
 
 
 def _best_sentences(terms: set[str], sources: list[Source]) -> list[tuple[str, str]]:
