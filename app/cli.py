@@ -33,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     revoke = keys.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key_id")
 
+    orgs = commands.add_parser("orgs", help="organization settings").add_subparsers(
+        dest="orgs_command", required=True)
+    immutable = orgs.add_parser(
+        "immutable-dialogues", help="on: the organization's dialogues cannot be deleted")
+    immutable.add_argument("org_id")
+    immutable.add_argument("setting", choices=["on", "off"])
+
     commands.add_parser("migrate", help="apply the database migrations")
 
     args = parser.parse_args(argv)
@@ -40,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_stack(host=args.host, port=args.port, concurrency=args.concurrency)
     if args.command == "keys":
         return _keys(args)
+    if args.command == "orgs":
+        return _orgs(args)
     if args.command == "migrate":
         _with_app(_upgrade)
         return 0
@@ -61,6 +70,20 @@ def _keys(args) -> int:
         print(json.dumps({"error": exc.message}), file=sys.stderr)
         return 1
     print(json.dumps({"key_id": key_id, "revoked": True}))
+    return 0
+
+
+def _orgs(args) -> int:
+    from app.errors import NotFound
+    from app.services import organizations
+
+    immutable = args.setting == "on"
+    try:
+        _with_app(lambda: organizations.set_dialogues_immutable(args.org_id, immutable))
+    except NotFound as exc:
+        print(json.dumps({"error": exc.message}), file=sys.stderr)
+        return 1
+    print(json.dumps({"org_id": args.org_id, "dialogues_immutable": immutable}))
     return 0
 
 

@@ -63,6 +63,15 @@ _known_keys: dict[str, tuple[Caller, float]] = {}
 _KNOWN_KEYS_MAX = 10_000
 
 
+def set_dialogues_immutable(org_id: str, immutable: bool) -> None:
+    """The dialogue store's project setting: when on, dialogues cannot be deleted."""
+    organization = db.session.get(Organization, org_id)
+    if organization is None:
+        raise NotFound(f"Organization {org_id} not found.")
+    organization.dialogues_immutable = immutable
+    db.session.commit()
+
+
 def authenticate(raw_key: str) -> Caller | None:
     key_hash = hash_key(raw_key)
     known = _known_keys.get(key_hash)

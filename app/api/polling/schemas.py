@@ -45,6 +45,9 @@ class ConversationCreateSchema(Schema):
 
 class ConversationSchema(Schema):
     id = fields.Integer()
+    public_id = fields.String(metadata={
+        "description": "the id the dialogue store knows this conversation by "
+                       "(GET /dialogue/{public_id})"})
     started_at = fields.DateTime()
     data_set_id = fields.Integer(allow_none=True)
     summary = fields.String(allow_none=True)
@@ -53,7 +56,7 @@ class ConversationSchema(Schema):
 class MessageSchema(Schema):
     id = fields.Integer()
     text = fields.String()
-    role = fields.String(metadata={"enum": ["user", "agent"]})
+    role = fields.String(metadata={"enum": ["user", "agent", "system"]})
     created_at = fields.DateTime()
     reply_to = fields.Integer(attribute="reply_to_id", allow_none=True)
 
