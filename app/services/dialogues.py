@@ -166,14 +166,15 @@ def _decode_cursor(cursor: str, kind: str, order: str) -> list:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
         position = data["p"]
-        valid = data["k"] == kind and isinstance(position, list) and position
+        valid = data["k"] == kind and data.get("o") in ("asc", "desc") \
+            and isinstance(position, list) and position
         if kind == "dialogues":
             valid = valid and len(position) == 2 and isinstance(position[0], str) \
                 and isinstance(position[1], int)
             datetime.fromisoformat(position[0])
         else:
             valid = valid and len(position) == 1 and isinstance(position[0], int)
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, TypeError, KeyError, AttributeError):
         valid = False
     if not valid:
         raise BadRequest("Invalid next cursor: pass back the `next` value of an earlier "
