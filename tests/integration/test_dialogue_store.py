@@ -935,6 +935,8 @@ def polling_conversation(client, auth, org) -> tuple[int, str]:
     conversation_id = response.get_json()["id"]
     row = db.session.get(Conversation, conversation_id)
     assert row.org_id == org["org_id"]
+    # The polling face tells its clients the id the dialogue store knows.
+    assert response.get_json()["public_id"] == row.public_id
     return conversation_id, row.public_id
 
 
