@@ -2,6 +2,7 @@
 an organization with an API key, and small data fixtures that return ids."""
 
 import shutil
+from contextlib import contextmanager
 
 import pytest
 
@@ -47,15 +48,27 @@ def migrated_sqlite(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def app(migrated_sqlite, tmp_path):
+def sqlite_copy(template, tmp_path) -> str:
+    """A URL of a fresh copy of the migrated SQLite template."""
     path = tmp_path / "parley.db"
-    shutil.copy(migrated_sqlite, path)
-    app = make_app(f"sqlite:///{path}")
+    shutil.copy(template, path)
+    return f"sqlite:///{path}"
+
+
+@contextmanager
+def app_context_on(database_url: str):
+    """An app on that database, with its context pushed; its connections closed after."""
+    app = make_app(database_url)
     with app.app_context():
         yield app
         _db.session.remove()
         _db.engine.dispose()
+
+
+@pytest.fixture
+def app(migrated_sqlite, tmp_path):
+    with app_context_on(sqlite_copy(migrated_sqlite, tmp_path)) as app:
+        yield app
 
 
 @pytest.fixture

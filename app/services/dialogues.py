@@ -54,14 +54,23 @@ class Page:
 def get_dialogue(org_id: str, dialogue_id: str) -> Conversation:
     dialogue = _find(org_id, dialogue_id)
     if dialogue is None:
-        raise NotFound(f"Dialogue {dialogue_id} not found.", code="DIALOGUE_NOT_FOUND")
+        raise _not_found(dialogue_id)
     return dialogue
 
 
+def _not_found(dialogue_id: str) -> NotFound:
+    return NotFound(f"Dialogue {dialogue_id} not found.", code="DIALOGUE_NOT_FOUND")
+
+
 def _find(org_id: str, dialogue_id: str) -> Conversation | None:
-    return db.session.scalar(select(Conversation).where(
+    return db.session.scalar(_live(org_id, dialogue_id))
+
+
+def _live(org_id: str, dialogue_id: str):
+    """The statement selecting one of the organization's dialogues, unless deleted."""
+    return select(Conversation).where(
         Conversation.org_id == org_id, Conversation.public_id == dialogue_id,
-        Conversation.deleted_at.is_(None)))
+        Conversation.deleted_at.is_(None))
 
 
 def view(dialogue: Conversation, messages: list[Message] | None = None) -> DialogueView:
@@ -327,12 +336,10 @@ def compact(org_id: str, dialogue_id: str) -> str:
 def _lock(org_id: str, dialogue_id: str) -> Conversation:
     """The dialogue, with its row locked to the end of the transaction, so concurrent
     writes (state merges, appended positions) do not overwrite each other."""
-    dialogue = db.session.scalar(select(Conversation).where(
-        Conversation.org_id == org_id, Conversation.public_id == dialogue_id,
-        Conversation.deleted_at.is_(None)).with_for_update())
+    dialogue = db.session.scalar(_live(org_id, dialogue_id).with_for_update())
     if dialogue is None:
         db.session.rollback()
-        raise NotFound(f"Dialogue {dialogue_id} not found.", code="DIALOGUE_NOT_FOUND")
+        raise _not_found(dialogue_id)
     return dialogue
 
 

@@ -7,7 +7,6 @@ PostgreSQL database needs no cleaning between tests.
 
 import base64
 import json
-import shutil
 import threading
 import time
 import uuid
@@ -20,7 +19,7 @@ from app.extensions import db
 from app.models import Conversation, Message, Organization
 from app.services import dialogues as dialogue_service
 from app.services import organizations
-from tests.conftest import ask, make_app
+from tests.conftest import app_context_on, ask, sqlite_copy
 
 pytestmark = pytest.mark.integration
 
@@ -32,16 +31,11 @@ def app(request, tmp_path):
     """The app on a fresh copy of the migrated SQLite template, or on the run's
     migrated PostgreSQL database, with an app context pushed."""
     if request.param == "sqlite":
-        path = tmp_path / "parley.db"
-        shutil.copy(request.getfixturevalue("migrated_sqlite"), path)
-        url = f"sqlite:///{path}"
+        url = sqlite_copy(request.getfixturevalue("migrated_sqlite"), tmp_path)
     else:
         url = request.getfixturevalue("postgres_url")
-    flask_app = make_app(url)
-    with flask_app.app_context():
+    with app_context_on(url) as flask_app:
         yield flask_app
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.fixture

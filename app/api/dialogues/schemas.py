@@ -123,19 +123,23 @@ class ListQuerySchema(Schema):
         filters = {"limit": data["limit"], "order": data["order"],
                    "cursor": data.get("next"), "thread_of": data.get("threadOf"),
                    "namespace": data.get("namespace")}
+        # The bounds every date filter sets; the tightest of each kind applies.
+        starts, ends_before, end_until = [], [], None
         if "created" in data:
-            filters["created_from"], filters["created_before"] = _prefix_range(data["created"])
+            start, end = _prefix_range(data["created"])
+            starts.append(start)
+            ends_before.append(end)
         if "startDate" in data:
-            filters.setdefault("created_from", None)
-            start = _moment(data["startDate"], "startDate", end_of_day=False)
-            filters["created_from"] = max(filter(None, [filters["created_from"], start]))
+            starts.append(_moment(data["startDate"], "startDate", end_of_day=False))
         if "endDate" in data:
             end = _moment(data["endDate"], "endDate", end_of_day=True)
             if isinstance(end, tuple):  # a date alone: before the next day
-                filters["created_before"] = min(filter(None, [filters.get("created_before"),
-                                                              end[0]]))
+                ends_before.append(end[0])
             else:
-                filters["created_until"] = end
+                end_until = end
+        filters.update(created_from=max(starts, default=None),
+                       created_before=min(ends_before, default=None),
+                       created_until=end_until)
         return filters
 
 
