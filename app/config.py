@@ -56,6 +56,11 @@ class Config:
     ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY")
     ANTHROPIC_BASE_URL = os.environ.get("ANTHROPIC_BASE_URL")
     ANTHROPIC_MODEL = os.environ.get("ANTHROPIC_MODEL", "claude-sonnet-4-5")
+    # The Claude models chat sessions can choose (`parley models` adds more).
+    CLAUDE_MODELS = [name.strip() for name in os.environ.get(
+        "PARLEY_CLAUDE_MODELS", ANTHROPIC_MODEL).split(",") if name.strip()]
+    # The offline model streams its answer in small chunks, this far apart.
+    OFFLINE_CHUNK_DELAY_SECONDS = _env_float("PARLEY_OFFLINE_CHUNK_DELAY", 0.02)
     LLM_MAX_TOKENS = _env_int("PARLEY_LLM_MAX_TOKENS", 1024)
     # The longest a model call may take, in all (and the longest wait for its next bytes).
     LLM_TIMEOUT_SECONDS = _env_float("PARLEY_LLM_TIMEOUT", 60.0)
@@ -80,6 +85,11 @@ class Config:
     HISTORY_MESSAGES = _env_int("PARLEY_HISTORY_MESSAGES", 40)
     # A dialogue's summary (compact) is made from its latest this many messages.
     SUMMARY_MESSAGES = _env_int("PARLEY_SUMMARY_MESSAGES", 200)
+
+    # Task event streams (app/services/events.py) and their relay as SSE.
+    EVENTS_MAXLEN = _env_int("PARLEY_EVENTS_MAXLEN", 10_000)
+    EVENTS_TTL_SECONDS = _env_int("PARLEY_EVENTS_TTL", 3600)
+    SSE_HEARTBEAT_SECONDS = _env_float("PARLEY_SSE_HEARTBEAT", 15.0)
 
     API_TITLE = "Parley"
     API_VERSION = "v1"
@@ -140,5 +150,6 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     LLM_PROVIDER = "offline"
+    OFFLINE_CHUNK_DELAY_SECONDS = 0.0
     RETRY_BACKOFF_SECONDS = 0.05
     RETRY_BACKOFF_MAX_SECONDS = 0.2

@@ -34,6 +34,14 @@ class BadRequest(ParleyError):
     status_code = 400
 
 
+class Forbidden(ParleyError):
+    status_code = 403
+
+
+class Gone(ParleyError):
+    status_code = 410
+
+
 class NotFound(ParleyError):
     status_code = 404
 

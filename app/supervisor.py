@@ -52,16 +52,26 @@ def _start_embedded_broker(home: Path):
     return server
 
 
-def _prepare_database() -> dict | None:
-    """Apply migrations; on the first run, create an organization and key to start with."""
+def upgrade_database() -> None:
+    """Apply the migrations and add the configured models the table lacks (in an app
+    context)."""
+    from flask import current_app
     from flask_migrate import upgrade
 
+    from app.services import language_models
+
+    upgrade()
+    language_models.sync_configured(current_app.config)
+
+
+def _prepare_database() -> dict | None:
+    """Apply migrations; on the first run, create an organization and key to start with."""
     from app import create_app
     from app.services import organizations
 
     app = create_app()
     with app.app_context():
-        upgrade()
+        upgrade_database()
         if organizations.organization_count() == 0:
             return organizations.create_key("default")
     return None
@@ -92,7 +102,9 @@ def _commands(host: str, port: int, concurrency: int, home: Path) -> list[list[s
         for n in range(processes)]
     return [
         [python, "-m", "gunicorn", "app.wsgi:app", "--bind", f"{host}:{port}",
-         "--worker-class", "gthread", "--workers", "2", "--threads", "32",
+         "--worker-class", "gthread", "--workers", "2",
+         # A thread per open event stream: each web process holds this many at once.
+         "--threads", os.environ.get("PARLEY_WEB_THREADS", "300"),
          "--graceful-timeout", "10"],
         *workers,
         [python, "-m", "celery", "-A", "workers.celery_app", "beat", "--loglevel", "INFO",

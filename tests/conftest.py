@@ -4,12 +4,14 @@ an organization with an API key, and small data fixtures that return ids."""
 import shutil
 from contextlib import contextmanager
 
+import fakeredis
 import pytest
 
 from app import create_app
 from app.config import TestConfig
 from app.extensions import db as _db
 from app.services import organizations
+from app.services.events import TaskEventStreams
 
 SLA_DOCUMENT = (
     "FiberUP Business Duplex is a symmetric fibre plan for companies.\n\n"
@@ -30,9 +32,14 @@ def ask(client, auth, conversation_id, question=SLA_QUESTION) -> str:
 
 
 def make_app(database_url: str, **overrides):
-    """An app whose Celery publishes to an in-memory broker that nothing consumes."""
-    return create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url,
-                      REDIS_URL="memory://", **overrides)
+    """An app whose Celery publishes to an in-memory broker that nothing consumes, and
+    whose task event streams live in an in-process fake Redis."""
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url,
+                     REDIS_URL="memory://", **overrides)
+    app.extensions["task_events"] = TaskEventStreams(
+        fakeredis.FakeRedis(decode_responses=True), app.config["EVENTS_MAXLEN"],
+        app.config["EVENTS_TTL_SECONDS"])
+    return app
 
 
 @pytest.fixture(scope="session")

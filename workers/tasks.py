@@ -9,7 +9,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from app.services import dialogues, replies, summaries, tasks
+from app.services import dialogues, events, replies, summaries, tasks
 from workers.agents import data_set_qa, summariser
 from workers.llm import PermanentLLMError, TransientLLMError, get_provider
 
@@ -19,20 +19,21 @@ log = logging.getLogger(__name__)
 @shared_task(bind=True, name=tasks.REPLY_TASK, max_retries=None)
 def reply(self, task_id: str) -> None:
     _run_claimed(self, task_id, replies.prepare, replies.complete,
-                 lambda job, provider, config: data_set_qa.answer(
-                     job, provider, config["LLM_MAX_TOKENS"]))
+                 lambda job, provider, config, on_text: data_set_qa.answer(
+                     job, provider, config["LLM_MAX_TOKENS"], on_text))
 
 
 @shared_task(bind=True, name=dialogues.COMPACT_TASK, max_retries=None)
 def compact(self, task_id: str) -> None:
     _run_claimed(self, task_id, summaries.prepare, summaries.complete,
-                 lambda job, provider, config: summariser.summarize(
-                     job, provider, config["LLM_MAX_TOKENS"]))
+                 lambda job, provider, config, on_text: summariser.summarize(
+                     job, provider, config["LLM_MAX_TOKENS"], on_text))
 
 
 def _run_claimed(task, task_id: str, prepare, complete, produce) -> None:
-    """Claim the task's row (prepare), ask the model (produce), store the result and
-    finish the task (complete); model errors retried with backoff or failed."""
+    """Claim the task's row (prepare), ask the model (produce), streaming each chunk to
+    the task's events, store the result and finish the task (complete); model errors
+    retried with backoff or failed."""
     config = current_app.config
     try:
         job = prepare(task_id)
@@ -44,7 +45,9 @@ def _run_claimed(task, task_id: str, prepare, complete, produce) -> None:
         log.info("task %s has nothing to do (finished, unknown, waiting or held)", task_id)
         return
     try:
-        complete(job, produce(job, get_provider(config), config))
+        provider = get_provider(config, job.model)
+        on_text = events.task_events().content_writer(task_id)
+        complete(job, produce(job, provider, config, on_text))
     except TransientLLMError as exc:
         if job.attempt > config["REPLY_MAX_RETRIES"]:
             tasks.fail(task_id, f"gave up after {job.attempt} attempts: {exc}", job.attempt)

@@ -1,9 +1,10 @@
 """SQLAlchemy 2 typed models, one module per aggregate."""
 
+from app.models.chat_sessions import ChatSession, LanguageModel
 from app.models.conversations import Conversation, Message
 from app.models.data_sets import DataSet, Document, Passage
 from app.models.organizations import ApiKey, Organization
 from app.models.tasks import Task, TaskState
 
-__all__ = ["ApiKey", "Conversation", "DataSet", "Document", "Message", "Organization",
-           "Passage", "Task", "TaskState"]
+__all__ = ["ApiKey", "ChatSession", "Conversation", "DataSet", "Document", "LanguageModel",
+           "Message", "Organization", "Passage", "Task", "TaskState"]

@@ -3,7 +3,7 @@ from functools import partial
 
 from sqlalchemy import (CheckConstraint, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import JSONValue, UTCDateTime, created_at_column, public_id, utcnow
@@ -11,8 +11,8 @@ from app.models.base import JSONValue, UTCDateTime, created_at_column, public_id
 # "agent" is the core's name for what chat APIs call "assistant"; "system" messages
 # come from the dialogue store (instructions stored with the history).
 ROLES = ("user", "agent", "system")
-ACTIVE, ENDED = "active", "ended"  # an ended conversation takes no more messages
-STATUSES = (ACTIVE, ENDED, "archived")
+ACTIVE, ENDED, ARCHIVED = "active", "ended", "archived"  # ended: takes no more messages
+STATUSES = (ACTIVE, ENDED, ARCHIVED)
 
 
 class Conversation(db.Model):
@@ -55,6 +55,10 @@ class Conversation(db.Model):
     # flight still finishes safely.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # The conversation service's sessions, oldest first; loaded only when asked for.
+    chat_sessions: Mapped[list["ChatSession"]] = relationship(  # noqa: F821
+        back_populates="conversation", order_by="ChatSession.created_at")
+
 
 class Message(db.Model):
     __tablename__ = "messages"
@@ -84,3 +88,6 @@ class Message(db.Model):
     name: Mapped[str | None] = mapped_column(String(200))
     tags: Mapped[list | None] = mapped_column(JSONValue)
     meta: Mapped[dict | None] = mapped_column("metadata", JSONValue)
+    # Which chat session, and which of its models, wrote a reply (conversation service).
+    chat_session_id: Mapped[str | None] = mapped_column(ForeignKey("chat_sessions.id"))
+    model_id: Mapped[str | None] = mapped_column(ForeignKey("language_models.id"))

@@ -38,6 +38,8 @@ class Task(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     reply_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    # A conversation service reply: its session chooses the model.
+    chat_session_id: Mapped[str | None] = mapped_column(ForeignKey("chat_sessions.id"))
     # Set when the task is enqueued and cleared if the broker refused it; the sweep
     # publishes rows left NULL.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, insert, select, update
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Conversation, Message
-from app.models.base import utcnow
+from app.models.base import public_id, utcnow
 from app.models.conversations import ENDED
 from app.services import data_sets, tasks
 
@@ -34,6 +34,21 @@ def create_conversation(org_id: str, data_set_id: int | None) -> Conversation:
     conversation = Conversation(org_id=org_id, data_set_id=data_set_id)
     db.session.add(conversation)
     db.session.commit()
+    return conversation
+
+
+def live_by_public_id(org_id: str, conversation_public_id: str):
+    """The statement selecting one of the organization's conversations by the id the
+    string-id faces show, unless it is deleted."""
+    return select(Conversation).where(
+        Conversation.org_id == org_id, Conversation.public_id == conversation_public_id,
+        Conversation.deleted_at.is_(None))
+
+
+def get_by_public_id(org_id: str, conversation_public_id: str) -> Conversation:
+    conversation = db.session.scalar(live_by_public_id(org_id, conversation_public_id))
+    if conversation is None:
+        raise NotFound(f"Conversation {conversation_public_id} not found.")
     return conversation
 
 
@@ -107,29 +122,42 @@ def _oldest_first(rows: list, limit: int | None) -> list:
     return rows if limit is None else rows[::-1]
 
 
-def post_question(org_id: str, conversation_id: int, text: str,
-                  data_set_id: int | None = None) -> str:
-    """Store the user message and its reply task in ONE transaction, then publish, and
-    return the task id. Behind an unfinished question of the same conversation,
-    the task waits its turn (see app/services/tasks.py).
+@dataclass(frozen=True)
+class PostedQuestion:
+    task_id: str
+    question_id: str  # the public id of the stored user message
+    reply_id: str  # the public id its reply will be stored under
 
-    The answer comes from `data_set_id` when given, else the conversation's data set.
+
+def post_question(org_id: str, conversation_id: int, text: str,
+                  data_set_id: int | None = None,
+                  chat_session_id: str | None = None) -> PostedQuestion:
+    """Store the user message and its reply task in ONE transaction, then publish.
+    Behind an unfinished question of the same conversation, the task waits its turn
+    (see app/services/tasks.py).
+
+    The answer comes from `data_set_id` when given, else the conversation's data set;
+    a chat session's question is answered by the session's model.
     """
     if data_set_id is not None:
         data_sets.get_data_set(org_id, data_set_id)
-    question_id, conversation_data_set_id = append_question(org_id, conversation_id, text)
+    question_id, question_public_id, conversation_data_set_id = append_question(
+        org_id, conversation_id, text, chat_session_id)
     # The conversation is locked from here to the commit (append_question took it).
     task_id, queued = tasks.add_reply_task(org_id, conversation_id, question_id,
-                                           data_set_id or conversation_data_set_id)
+                                           data_set_id or conversation_data_set_id,
+                                           chat_session_id)
     db.session.commit()
     if queued:
         tasks.publish(task_id, tasks.REPLY_TASK)
-    return task_id
+    return PostedQuestion(task_id, question_public_id, tasks.reply_public_id(task_id))
 
 
-def append_question(org_id: str, conversation_id: int, text: str) -> tuple[int, int | None]:
+def append_question(org_id: str, conversation_id: int, text: str,
+                    chat_session_id: str | None = None) -> tuple[int, str, int | None]:
     """Add a user message at the next position of one of the organization's
-    conversations (not committed); returns its id and the conversation's data set.
+    conversations (not committed), from the chat session that asked if any; returns its
+    id, its public id and the conversation's data set.
 
     The position after it is kept for its reply, so the history reads question, answer,
     question, answer even when questions come faster than answers. The counter update
@@ -142,10 +170,12 @@ def append_question(org_id: str, conversation_id: int, text: str) -> tuple[int, 
         get_conversation(org_id, conversation_id)  # a 404 when it is not the caller's
         raise Conflict(f"Conversation {conversation_id} has ended: it takes no more "
                        "messages.", code="DIALOGUE_ENDED")
+    question_public_id = public_id("msg")
     question_id = db.session.execute(_INSERT_MESSAGE, {
         "conversation_id": conversation_id, "seq": taken.last_seq - 1, "role": "user",
-        "text": text, "created_at": utcnow()}).scalar_one()
-    return question_id, taken.data_set_id
+        "text": text, "public_id": question_public_id, "chat_session_id": chat_session_id,
+        "created_at": utcnow()}).scalar_one()
+    return question_id, question_public_id, taken.data_set_id
 
 
 def add_reply(conversation_id: int, question_id: int, question_seq: int, text: str,

@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import Conversation, Message, Organization, Task
 from app.models.base import utcnow
 from app.models.conversations import ENDED
-from app.services import tasks
+from app.services import conversations, tasks
 
 MAX_MESSAGES_PER_WRITE = 25
 RECENT_MESSAGES = 10  # shown with a dialogue
@@ -68,9 +68,7 @@ def _find(org_id: str, dialogue_id: str) -> Conversation | None:
 
 def _live(org_id: str, dialogue_id: str):
     """The statement selecting one of the organization's dialogues, unless deleted."""
-    return select(Conversation).where(
-        Conversation.org_id == org_id, Conversation.public_id == dialogue_id,
-        Conversation.deleted_at.is_(None))
+    return conversations.live_by_public_id(org_id, dialogue_id)
 
 
 def view(dialogue: Conversation, messages: list[Message] | None = None) -> DialogueView:

@@ -13,6 +13,15 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    """The model a chat session chose (app/services/language_models.py)."""
+
+    id: str
+    provider: str  # "anthropic" or "offline"
+    name: str
+
+
+@dataclass(frozen=True)
 class ReplyJob:
     task_id: str
     attempt: int  # the claim: only this attempt may finish the task
@@ -20,9 +29,14 @@ class ReplyJob:
     question_id: int
     question_seq: int
     question: str
+    question_public_id: str
     history: list[Turn]  # the conversation before the question, oldest first
     data_set_name: str | None
     passages: list[Hit] = field(default_factory=list)
+    # A chat session's reply is written by the session's model; other replies by the
+    # installation's default (PARLEY_LLM).
+    chat_session_id: str | None = None
+    model: ModelChoice | None = None
 
 
 @dataclass(frozen=True)
@@ -39,3 +53,4 @@ class SummaryJob:
     attempt: int
     conversation_id: int
     turns: list[Turn]  # the messages to summarise, oldest first
+    model: ModelChoice | None = None  # the installation's default

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import Conversation, Message
 from app.models.base import utcnow
-from app.services import tasks
+from app.services import events, tasks
 from app.services.jobs import Reply, SummaryJob, Turn
 
 
@@ -22,6 +22,8 @@ def prepare(task_id: str) -> SummaryJob | None:
         select(Message.role, Message.text).where(Message.conversation_id == task.conversation_id)
         .order_by(Message.seq.desc()).limit(limit)).all()
     db.session.close()
+    events.task_events().append(task_id, events.START, {"task_id": task_id,
+                                                        "attempt": task.attempts})
     return SummaryJob(task_id=task_id, attempt=task.attempts,
                       conversation_id=task.conversation_id,
                       turns=[Turn(role, text) for role, text in reversed(rows)])
@@ -38,4 +40,7 @@ def complete(job: SummaryJob, summary: Reply) -> bool:
     db.session.execute(update(Conversation).where(Conversation.id == job.conversation_id)
                        .values(summary=summary.text, summarized_at=now, updated_at=now))
     db.session.commit()
+    # A summary is stored on its dialogue, not as a message.
+    events.task_events().append(job.task_id, events.END, events.end_data(
+        job.task_id, None, summary.model, summary.input_tokens, summary.output_tokens))
     return True

@@ -24,8 +24,9 @@ from sqlalchemy import bindparam, case, exists, insert, null, select, update
 
 from app.errors import NotFound
 from app.extensions import db
-from app.models import Conversation, Task, TaskState
+from app.models import Conversation, Message, Task, TaskState
 from app.models.base import new_uuid, utcnow
+from app.services import events
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ _CLAIM = (
     .values(state=STARTED, attempts=_tasks.c.attempts + 1, error=None,
             updated_at=bindparam("now"))
     .returning(_tasks.c.conversation_id, _tasks.c.message_id, _tasks.c.data_set_id,
-               _tasks.c.attempts))
+               _tasks.c.chat_session_id, _tasks.c.attempts))
 _SUCCEED = (
     update(_tasks).where(_held(bindparam("task_id"), bindparam("attempt")))
     .values(state=TaskState.SUCCESS.value, error=None,
@@ -113,6 +114,24 @@ def get_task(org_id: str, task_id: str):
     return task
 
 
+def outcome(task) -> tuple[str, dict] | None:
+    """A finished task's terminal event, read from the database: (end, data) or
+    (error, data); None while it is unfinished. For a relay whose event stream missed
+    it, and for pointing a client at the stored result."""
+    if task.state == TaskState.FAILURE.value:
+        return events.ERROR, {"task_id": task.id, "message": task.error}
+    if task.state != TaskState.SUCCESS.value:
+        return None
+    reply = None
+    if task.reply_message_id is not None:
+        reply = db.session.execute(
+            select(Message.public_id, Message.model, Message.input_tokens,
+                   Message.output_tokens).where(Message.id == task.reply_message_id)).first()
+    if reply is None:  # a task whose result is not a message (a summary)
+        return events.END, events.end_data(task.id, None, None, None, None)
+    return events.END, events.end_data(task.id, *reply)
+
+
 def publish(task_id: str, name: str) -> bool:
     """Send the task to the broker, after the row is committed. If the broker is down,
     the row is marked unpublished and the sweep sends it later: the caller still
@@ -140,21 +159,30 @@ def _mark_unpublished(task_id: str) -> None:
 
 
 def add_reply_task(org_id: str, conversation_id: int, message_id: int,
-                   data_set_id: int | None) -> tuple[str, bool]:
+                   data_set_id: int | None, chat_session_id: str | None = None
+                   ) -> tuple[str, bool]:
     """Add the reply task of a new question (not committed; call with the conversation
     locked). Returns its id, which is known before the commit so nothing after it
     reads the row back, and whether it is queued now rather than waiting its turn:
-    the caller publishes it after the commit."""
+    the caller publishes it after the commit. A chat session's task is answered by
+    the session's model."""
     task_id, now = new_uuid(), utcnow()
     published_at = db.session.execute(_ADD_REPLY_TASK, {
         "id": task_id, "org_id": org_id, "name": REPLY_TASK,
         "conversation_id": conversation_id, "message_id": message_id,
-        "data_set_id": data_set_id, "state": PENDING, "attempts": 0,
+        "data_set_id": data_set_id, "chat_session_id": chat_session_id,
+        "state": PENDING, "attempts": 0,
         "created_at": now, "updated_at": now, "now": now,
         # The wait rule's own names for the same two values: SQLAlchemy reserves the
         # column names for the inserted values.
         "in_conversation": conversation_id, "for_message": message_id}).scalar_one()
     return task_id, published_at is not None
+
+
+def reply_public_id(task_id: str) -> str:
+    """The message id the reply of this task will be stored under. It is known from the
+    moment the task exists, so a stream can announce it before the reply is written."""
+    return "msg_" + task_id.replace("-", "")[:16]
 
 
 def add_task(org_id: str, conversation_id: int, name: str) -> str:
@@ -171,7 +199,7 @@ def add_task(org_id: str, conversation_id: int, name: str) -> str:
 def claim(task_id: str):
     """Atomically move a PENDING task whose turn has come to STARTED, taking a new
     attempt number; returns the claimed task's (conversation_id, message_id,
-    data_set_id, attempts). None when there is nothing to do: the task is unknown,
+    data_set_id, chat_session_id, attempts). None when there is nothing to do: the task is unknown,
     finished, waiting for an earlier question, or held by another worker, so a
     redelivered or duplicated message never runs the model twice."""
     claimed = db.session.execute(_CLAIM, {"task_id": task_id, "now": utcnow()}).first()
@@ -211,6 +239,8 @@ def fail(task_id: str, error: str, attempt: int | None = None) -> None:
         return
     handover = hand_over(conversation_id, failed.message_id)
     db.session.commit()
+    events.task_events().append(task_id, events.ERROR, {"task_id": task_id,
+                                                        "message": error[:2000]})
     publish_handover(handover)
 
 

@@ -28,7 +28,7 @@ def hit(title: str, text: str, passage_id: int = 1) -> Hit:
 
 def job(question=SLA_QUESTION, history=(), data_set_name="Plans", passages=()) -> ReplyJob:
     return ReplyJob(task_id="t", attempt=1, conversation_id=1, question_id=1, question_seq=1,
-                    question=question, history=list(history),
+                    question=question, question_public_id="msg_q", history=list(history),
                     data_set_name=data_set_name, passages=list(passages))
 
 

@@ -3,6 +3,7 @@ short enough to stand in for the messages as context."""
 
 from app.services.jobs import Reply, SummaryJob, Turn
 from workers.llm import LLMRequest, Provider, Source
+from workers.llm.base import OnText
 
 SYSTEM_PROMPT = """You summarise conversations so that the summary can replace them as \
 context for whoever continues them. Keep every fact, decision, open question and \
@@ -11,8 +12,9 @@ language of the conversation."""
 SPEAKERS = {"user": "User", "agent": "Assistant", "system": "System"}
 
 
-def summarize(job: SummaryJob, provider: Provider, max_tokens: int) -> Reply:
-    return provider.generate(build_request(job.turns, max_tokens))
+def summarize(job: SummaryJob, provider: Provider, max_tokens: int,
+              on_text: OnText | None = None) -> Reply:
+    return provider.generate(build_request(job.turns, max_tokens), on_text=on_text)
 
 
 def build_request(turns: list[Turn], max_tokens: int) -> LLMRequest:

@@ -6,10 +6,12 @@ that the data set does not contain the answer. Asked for a summary, it quotes th
 first sentence of the latest questions and of the latest reply.
 """
 
+import time
+
+from app.services.language_models import OFFLINE_MODEL_NAME
 from app.services.text import query_terms, split_sentences
 from workers.llm.base import LLMRequest, LLMResult, OnText, Source
 
-MODEL_NAME = "parley-offline-extractive"
 MAX_QUOTES = 3
 MAX_SUMMARY_QUESTIONS = 5
 CHUNK_WORDS = 4
@@ -20,13 +22,19 @@ NOT_FOUND = ("I could not find the answer in this data set: none of its document
 class OfflineProvider:
     name = "offline"
 
+    def __init__(self, chunk_delay: float = 0.0):
+        # A pause between chunks, so the answer streams as a model's would.
+        self.chunk_delay = chunk_delay
+
     def generate(self, request: LLMRequest, on_text: OnText | None = None) -> LLMResult:
         text = (_summary(request.sources) if request.kind == "summarize"
                 else _answer(request.question, request.sources))
-        for chunk in _chunks(text):
-            if on_text:
+        if on_text:
+            for number, chunk in enumerate(_chunks(text)):
+                if number and self.chunk_delay:
+                    time.sleep(self.chunk_delay)
                 on_text(chunk)
-        return LLMResult(text=text, model=MODEL_NAME,
+        return LLMResult(text=text, model=OFFLINE_MODEL_NAME,
                          input_tokens=sum(len(m["content"].split()) for m in request.messages),
                          output_tokens=len(text.split()))
 

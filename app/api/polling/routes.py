@@ -97,9 +97,9 @@ class ConversationById(MethodView):
         """Send a question; the reply is produced asynchronously
 
         Poll GET /api/task_status/{task_id} until SUCCESS or FAILURE."""
-        task_id = conversations.post_question(current_caller().org_id, conversation_id,
-                                              body["question_message"], body["data_set_id"])
-        return {"task_id": task_id}
+        posted = conversations.post_question(current_caller().org_id, conversation_id,
+                                             body["question_message"], body["data_set_id"])
+        return {"task_id": posted.task_id}
 
 
 @blp.route("/task_status/<task_id>")

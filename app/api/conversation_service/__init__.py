@@ -1,0 +1,1 @@
+"""The conversation service face: /api/conversation/... and /api/models."""

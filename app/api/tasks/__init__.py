@@ -1,0 +1,1 @@
+"""Task events: any task's progress as Server-Sent Events."""

@@ -1,0 +1,127 @@
+"""Task event streams: what a task reports while it runs, one Redis Stream per task, so
+that any web process can relay it as Server-Sent Events (app/streaming.py).
+
+Events, each a stream entry {"event": name, "data": JSON object}:
+- start   a claim began producing (again, on a retry: what came before it is void);
+- content a chunk of the reply, in order;
+- end     the result is stored (the message id, the token usage);
+- error   the task ended FAILURE (a readable message).
+The entry id is the SSE id, so a client that reconnects with Last-Event-ID resumes
+exactly after the last event it got. A stream is bounded (approximately MAXLEN
+entries) and expires TTL seconds after its latest event.
+
+Writing is best effort: the database holds the truth (the stored reply, the task's
+state), and a relay that never sees a terminal event finds the outcome there.
+"""
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+from flask import Flask, current_app
+
+from app.errors import ParleyError
+
+log = logging.getLogger(__name__)
+
+START, CONTENT, END, ERROR = "start", "content", "end", "error"
+TERMINAL = (END, ERROR)
+# A Redis Stream entry id, as clients send it back in Last-Event-ID.
+EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+FROM_START = "0-0"
+_KEY = "parley:task-events:{}"
+
+
+class EventsUnavailable(ParleyError):
+    status_code = 503
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    name: str
+    data: dict
+
+
+class TaskEventStreams:
+    def __init__(self, client: redis.Redis | None, maxlen: int, ttl_seconds: int):
+        self.client = client
+        self.maxlen = maxlen
+        self.ttl_seconds = ttl_seconds
+
+    def append(self, task_id: str, name: str, data: dict) -> str | None:
+        """Add an event, and push the stream's expiry back; the entry's id, or None
+        when Redis could not take it (logged: the database still has the truth)."""
+        if self.client is None:
+            return None
+        key = _KEY.format(task_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xadd(key, {"event": name, "data": json.dumps(data)}, maxlen=self.maxlen,
+                  approximate=True)
+        pipe.expire(key, self.ttl_seconds)
+        try:
+            return pipe.execute()[0]
+        except redis.RedisError as exc:
+            log.warning("could not append the %s event of task %s: %s", name, task_id, exc)
+            return None
+
+    def content_writer(self, task_id: str) -> Callable[[str], None]:
+        """An on_text callback appending each chunk as a content event. After Redis
+        fails once it stops trying, so a Redis outage costs the reply one timeout,
+        not one per chunk."""
+        broken = False
+
+        def write(text: str) -> None:
+            nonlocal broken
+            if not broken:
+                broken = self.append(task_id, CONTENT, {"text": text}) is None
+
+        return write
+
+    def read(self, task_id: str, after: str, block_seconds: float) -> list[Event]:
+        """The events after the id `after`, waiting up to block_seconds for one."""
+        if self.client is None:
+            raise EventsUnavailable("Task events need Redis (REDIS_URL).")
+        try:
+            found = self.client.xread({_KEY.format(task_id): after},
+                                      block=max(int(block_seconds * 1000), 1))
+        except redis.RedisError as exc:
+            raise EventsUnavailable(f"The event stream is unavailable: {exc}") from exc
+        return [Event(entry_id, fields["event"], json.loads(fields["data"]))
+                for _, entries in found for entry_id, fields in entries]
+
+    def exists(self, task_id: str) -> bool:
+        if self.client is None:
+            return False
+        try:
+            return bool(self.client.exists(_KEY.format(task_id)))
+        except redis.RedisError as exc:
+            raise EventsUnavailable(f"The event stream is unavailable: {exc}") from exc
+
+
+def end_data(task_id: str, message_id: str | None, model: str | None,
+             input_tokens: int | None, output_tokens: int | None) -> dict:
+    """An end event's data: where the result is stored and what it cost."""
+    return {"task_id": task_id, "message_id": message_id, "model": model,
+            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens}}
+
+
+def init_task_events(app: Flask) -> None:
+    """One client (and its connection pool) per process. A blocking read holds a
+    connection only while it waits, so the read timeout must outlast the block."""
+    url = app.config["REDIS_URL"]
+    client = None
+    if url.split("://", 1)[0] in ("redis", "rediss"):
+        client = redis.Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=2,
+            socket_timeout=app.config["SSE_HEARTBEAT_SECONDS"] + 10,
+            health_check_interval=30)
+    app.extensions["task_events"] = TaskEventStreams(
+        client, app.config["EVENTS_MAXLEN"], app.config["EVENTS_TTL_SECONDS"])
+
+
+def task_events() -> TaskEventStreams:
+    return current_app.extensions["task_events"]
