@@ -58,11 +58,11 @@ class TaskEventStreams:
         if self.client is None:
             return None
         key = _KEY.format(task_id)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.xadd(key, {"event": name, "data": json.dumps(data)}, maxlen=self.maxlen,
-                  approximate=True)
-        pipe.expire(key, self.ttl_seconds)
         try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.xadd(key, {"event": name, "data": json.dumps(data)}, maxlen=self.maxlen,
+                      approximate=True)
+            pipe.expire(key, self.ttl_seconds)
             return pipe.execute()[0]
         except redis.RedisError as exc:
             log.warning("could not append the %s event of task %s: %s", name, task_id, exc)
