@@ -18,6 +18,8 @@ blp = Blueprint("conversation_service", __name__, url_prefix="/api",
                             "to a model, and replies streamed as Server-Sent Events.")
 blp.ARGUMENTS_PARSER = JSONParser()
 SECURITY = [{name: []} for name in SECURITY_SCHEMES]
+# For views without a query schema; the others document org_id with their query
+# schema (schemas.OrgQuerySchema), since a doc's parameters would replace theirs.
 ORG_ID = {"in": "query", "name": "org_id", "required": True, "schema": {"type": "string"},
           "description": "Your organization's id; it must be the API key's."}
 PATHS = ("/api/conversation", "/api/models")
@@ -49,8 +51,9 @@ def _org() -> str:
     return current_caller().org_id
 
 
-def _doc(**extra):
-    return blp.doc(security=SECURITY, parameters=[ORG_ID], **extra)
+def _doc(query_schema: bool = False, **extra):
+    return blp.doc(security=SECURITY, **({} if query_schema else {"parameters": [ORG_ID]}),
+                   **extra)
 
 
 @blp.route("/conversation/create")
@@ -65,7 +68,7 @@ class CreateConversation(MethodView):
 
 @blp.route("/conversation/list")
 class ListConversations(MethodView):
-    @_doc()
+    @_doc(query_schema=True)
     @blp.arguments(schemas.PageQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, schemas.ChatConversationSchema(many=True))
     def get(self, limit, offset):
@@ -75,7 +78,7 @@ class ListConversations(MethodView):
 
 @blp.route("/conversation/get_with_sessions")
 class ConversationWithSessions(MethodView):
-    @_doc()
+    @_doc(query_schema=True)
     @blp.arguments(schemas.ConversationQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, schemas.ChatConversationWithSessionsSchema)
     def get(self, conversation_id):
@@ -116,7 +119,7 @@ class StreamChat(MethodView):
 
 @blp.route("/conversation/messages")
 class Messages(MethodView):
-    @_doc()
+    @_doc(query_schema=True)
     @blp.arguments(schemas.MessagesQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, schemas.ChatMessageSchema(many=True))
     def get(self, conversation_id, limit, offset):

@@ -1,6 +1,6 @@
 """The conversation service's shapes: UUID ids, titles, chat sessions, SSE chat."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_load, validate
 
 from app.config import Config
 from app.models.conversations import ARCHIVED
@@ -25,12 +25,25 @@ class ChatConversationSchema(Schema):
     updated_at = fields.DateTime()
 
 
-class PageQuerySchema(Schema):
+class OrgQuerySchema(Schema):
+    """Documents `org_id` beside a view's own query parameters. The blueprint checks it
+    before any view runs (app/api/conversation_service/routes.py), so views never get it."""
+
+    org_id = fields.String(required=True, metadata={
+        "description": "Your organization's id; it must be the API key's."})
+
+    @post_load
+    def drop_org_id(self, data, **kwargs):
+        data.pop("org_id", None)
+        return data
+
+
+class PageQuerySchema(OrgQuerySchema):
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID))
 
 
-class ConversationQuerySchema(Schema):
+class ConversationQuerySchema(OrgQuerySchema):
     conversation_id = Text(required=True, validate=validate.Length(min=1, max=ID_LIMIT))
 
 
