@@ -199,9 +199,9 @@ def add_task(org_id: str, conversation_id: int, name: str) -> str:
 def claim(task_id: str):
     """Atomically move a PENDING task whose turn has come to STARTED, taking a new
     attempt number; returns the claimed task's (conversation_id, message_id,
-    data_set_id, chat_session_id, attempts). None when there is nothing to do: the task is unknown,
-    finished, waiting for an earlier question, or held by another worker, so a
-    redelivered or duplicated message never runs the model twice."""
+    data_set_id, chat_session_id, attempts). None when there is nothing to do: the
+    task is unknown, finished, waiting for an earlier question, or held by another
+    worker, so a redelivered or duplicated message never runs the model twice."""
     claimed = db.session.execute(_CLAIM, {"task_id": task_id, "now": utcnow()}).first()
     db.session.commit()
     return claimed
