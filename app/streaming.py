@@ -15,13 +15,14 @@ import json
 import time
 from collections.abc import Callable, Iterator
 
-from flask import Response
+from flask import Response, current_app
 
 from app.services import tasks
 from app.services.events import (FROM_START, TERMINAL, Event, EventsUnavailable,
                                  TaskEventStreams)
 
 RECONNECT_MILLISECONDS = 1000
+LAST_LOOK_SECONDS = 0.001  # Redis reads a block of 0 as "forever"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 # The task's terminal event from the database, or None while it is unfinished.
@@ -43,29 +44,47 @@ def relay(streams: TaskEventStreams, task_id: str, outcome: Outcome,
     yield f"retry: {RECONNECT_MILLISECONDS}\n: task {task_id}\n\n"
     last = after
     while True:
-        try:
-            found = streams.read(task_id, last, heartbeat_seconds)
-        except EventsUnavailable:
-            time.sleep(min(heartbeat_seconds, 1.0))
-            found = []
+        found = _read(streams, task_id, last, heartbeat_seconds)
         for event in found:
             yield frame(event)
             last = event.id
             if event.name in TERMINAL:
                 return
-        if not found:
-            final = outcome()
-            if final is not None:
-                # Its id is the last one the stream gave: resuming after it finds this
-                # outcome again, which is right, since the stream still lacks it.
-                yield frame(Event(last, *final))
-                return
+        if found:
+            continue
+        final = outcome()
+        if final is None:
             yield ": heartbeat\n\n"
+            continue
+        # The task has finished: first what it appended while the database was read,
+        # then its outcome, if the stream never got it.
+        for event in _read(streams, task_id, last, LAST_LOOK_SECONDS):
+            yield frame(event)
+            last = event.id
+            if event.name in TERMINAL:
+                return
+        # Its id is the last one the stream gave: resuming after it finds this outcome
+        # again, which is right, since the stream still lacks it.
+        yield frame(Event(last, *final))
+        return
 
 
-def task_relay(app, org_id: str, task_id: str, after: str = FROM_START) -> Iterator[str]:
-    """The relay of one of the organization's tasks. It runs after the request has
-    ended, so it asks the database in an app context of its own, and only while idle."""
+def _read(streams: TaskEventStreams, task_id: str, after: str,
+          block_seconds: float) -> list[Event]:
+    """The next events, or none after block_seconds; while Redis is unavailable, none
+    (after a pause, so the relay falls back on the database without spinning)."""
+    try:
+        return streams.read(task_id, after, block_seconds)
+    except EventsUnavailable:
+        time.sleep(min(block_seconds, 1.0))
+        return []
+
+
+def task_relay(org_id: str, task_id: str, after: str = FROM_START) -> Iterator[str]:
+    """The relay of one of the organization's tasks (call it while serving the request).
+    It runs after the request has ended, so it keeps the app itself, not the request's
+    proxy to it, and asks the database in an app context of its own, only while idle."""
+    app = current_app._get_current_object()
 
     def outcome():
         with app.app_context():

@@ -164,6 +164,22 @@ def test_the_relay_takes_the_outcome_from_the_database_when_the_stream_lacks_it(
     assert sent[-1] == {"id": last, "event": "end", "data": {"message_id": "msg_1"}}
 
 
+def test_the_relay_sends_what_the_stream_got_while_it_read_the_outcome(streams):
+    """The worker appends its last chunks and commits between the relay's empty read
+    and its look at the database: those chunks still come, before the end."""
+    streams.append(TASK, events.START, {})
+
+    def finished_meanwhile():
+        streams.append(TASK, events.CONTENT, {"text": "last words"})
+        streams.append(TASK, events.END, {"message_id": "msg_1"})
+        return events.END, {"message_id": "msg_1"}
+
+    sent = parse(list(relay(streams, TASK, finished_meanwhile, 0.01)))
+
+    assert [e["event"] for e in sent] == ["start", "content", "end"]
+    assert sent[1]["data"] == {"text": "last words"}
+
+
 def test_the_relay_falls_back_on_the_database_while_redis_is_down():
     broken = TaskEventStreams(BrokenRedis(), 10, 60)
     failed = (events.ERROR, {"message": "gave up"})

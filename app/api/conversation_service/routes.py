@@ -2,7 +2,7 @@
 organization as `org_id` in the query; each view is one call into app.services, and
 stream_chat relays the reply's task events as Server-Sent Events."""
 
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -114,7 +114,7 @@ class StreamChat(MethodView):
         The reply is written by a worker; this relays its events. Disconnecting does
         not stop it: it is stored all the same."""
         posted = chat_sessions.post_message(_org(), body["chat_session_id"], body["message"])
-        return sse_response(task_relay(current_app, _org(), posted.task_id))
+        return sse_response(task_relay(_org(), posted.task_id))
 
 
 @blp.route("/conversation/messages")

@@ -1,7 +1,7 @@
 """GET /api/tasks/{task_id}/events: any task's events (replies of every face,
 compaction) as Server-Sent Events, from the start or after Last-Event-ID."""
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -35,7 +35,7 @@ class TaskEvents(MethodView):
         final = tasks.outcome(task)
         if final is not None and not events.task_events().exists(task_id):
             return _expired(task, final)
-        return sse_response(task_relay(current_app, org_id, task_id, after))
+        return sse_response(task_relay(org_id, task_id, after))
 
 
 def _resume_point() -> str:
