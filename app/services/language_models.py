@@ -60,8 +60,14 @@ def add_model(provider: str, name: str) -> LanguageModel:
 def disable_model(id_or_name: str) -> LanguageModel:
     """Disable a model, found by its id or its name. Sessions bound to it take no
     more messages; the replies it wrote keep naming it."""
-    model = db.session.get(LanguageModel, id_or_name) or db.session.scalar(
-        select(LanguageModel).where(LanguageModel.name == id_or_name))
+    model = db.session.get(LanguageModel, id_or_name)
+    if model is None:
+        named = db.session.scalars(
+            select(LanguageModel).where(LanguageModel.name == id_or_name)).all()
+        if len(named) > 1:
+            raise BadRequest(f"Several providers have a model named {id_or_name}: "
+                             "give its id.")
+        model = named[0] if named else None
     if model is None:
         raise NotFound(f"Model {id_or_name} not found.")
     model.enabled = False

@@ -95,6 +95,21 @@ def _fresh_fake_model(request):
         request.getfixturevalue("fake_model").reset()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_on_each_database(request, tmp_path):
+    """The unit tests' app (Celery to memory://, task events in a fake Redis) on a
+    fresh copy of the migrated SQLite template, then on the run's migrated PostgreSQL
+    database, with an app context pushed: a test using it runs once on each."""
+    from tests.conftest import app_context_on, sqlite_copy
+
+    if request.param == "sqlite":
+        url = sqlite_copy(request.getfixturevalue("migrated_sqlite"), tmp_path)
+    else:
+        url = request.getfixturevalue("postgres_url")
+    with app_context_on(url) as flask_app:
+        yield flask_app
+
+
 def make_app(database_url: str, redis_url: str, **overrides):
     return create_app(Config, SQLALCHEMY_DATABASE_URI=database_url, REDIS_URL=redis_url,
                       **overrides)

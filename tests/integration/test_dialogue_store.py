@@ -19,23 +19,16 @@ from app.extensions import db
 from app.models import Conversation, Message, Organization
 from app.services import dialogues as dialogue_service
 from app.services import organizations
-from tests.conftest import app_context_on, ask, sqlite_copy
+from tests.conftest import ask
 
 pytestmark = pytest.mark.integration
 
 
 # -- fixtures ------------------------------------------------------------------------------
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def app(request, tmp_path):
-    """The app on a fresh copy of the migrated SQLite template, or on the run's
-    migrated PostgreSQL database, with an app context pushed."""
-    if request.param == "sqlite":
-        url = sqlite_copy(request.getfixturevalue("migrated_sqlite"), tmp_path)
-    else:
-        url = request.getfixturevalue("postgres_url")
-    with app_context_on(url) as flask_app:
-        yield flask_app
+@pytest.fixture
+def app(app_on_each_database):
+    return app_on_each_database
 
 
 @pytest.fixture

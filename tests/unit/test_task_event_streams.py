@@ -308,3 +308,14 @@ def test_a_model_of_an_unknown_provider_is_refused(app):
 
     with pytest.raises(BadRequest):
         language_models.add_model("openai", "gpt")
+
+
+def test_disabling_a_name_two_providers_share_asks_for_the_id(app):
+    from app.errors import BadRequest
+
+    language_models.add_model("anthropic", "shared-name")
+    language_models.add_model("offline", "shared-name")
+
+    with pytest.raises(BadRequest):
+        language_models.disable_model("shared-name")
+    assert len(language_models.list_models()) == 2

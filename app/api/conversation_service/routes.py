@@ -26,8 +26,8 @@ PATHS = ("/api/conversation", "/api/models")
 
 
 def service_error(status: int, message: str, errors: dict | None, code: str | None):
-    """The spec answers every invalid input 400."""
-    status = 400 if status == 422 else status
+    """The spec answers every invalid input 400 (a body that is not JSON included)."""
+    status = 400 if status in (415, 422) else status
     return status, error_body(status, message, errors)
 
 
