@@ -12,6 +12,7 @@ relay sends the outcome from the database. The task row is the truth.
 """
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 
@@ -20,6 +21,8 @@ from flask import Response, current_app
 from app.services import tasks
 from app.services.events import (FROM_START, TERMINAL, Event, EventsUnavailable,
                                  TaskEventStreams)
+
+log = logging.getLogger(__name__)
 
 RECONNECT_MILLISECONDS = 1000
 LAST_LOOK_SECONDS = 0.001  # Redis reads a block of 0 as "forever"
@@ -75,7 +78,8 @@ def _read(streams: TaskEventStreams, task_id: str, after: str,
     (after a pause, so the relay falls back on the database without spinning)."""
     try:
         return streams.read(task_id, after, block_seconds)
-    except EventsUnavailable:
+    except EventsUnavailable as exc:
+        log.warning("relaying task %s from the database: %s", task_id, exc.message)
         time.sleep(min(block_seconds, 1.0))
         return []
 

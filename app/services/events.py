@@ -109,6 +109,12 @@ def end_data(task_id: str, message_id: str | None, model: str | None,
             "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens}}
 
 
+# redis-py caps a pool at 100 connections and refuses the 101st. Every thread of a
+# process may hold one at once (a relay for its whole blocking read, a worker slot for
+# each append): the pool must outnumber the threads of any process.
+MAX_CONNECTIONS = 10_000
+
+
 def init_task_events(app: Flask) -> None:
     """One client (and its connection pool) per process. A blocking read holds a
     connection only while it waits, so the read timeout must outlast the block."""
@@ -118,7 +124,7 @@ def init_task_events(app: Flask) -> None:
         client = redis.Redis.from_url(
             url, decode_responses=True, socket_connect_timeout=2,
             socket_timeout=app.config["SSE_HEARTBEAT_SECONDS"] + 10,
-            health_check_interval=30)
+            health_check_interval=30, max_connections=MAX_CONNECTIONS)
     app.extensions["task_events"] = TaskEventStreams(
         client, app.config["EVENTS_MAXLEN"], app.config["EVENTS_TTL_SECONDS"])
 

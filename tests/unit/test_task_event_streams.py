@@ -319,3 +319,15 @@ def test_disabling_a_name_two_providers_share_asks_for_the_id(app):
     with pytest.raises(BadRequest):
         language_models.disable_model("shared-name")
     assert len(language_models.list_models()) == 2
+
+
+def test_a_process_can_hold_more_blocking_reads_than_redis_pys_default_pool(app):
+    """redis-py's pools refuse a 101st connection by default; a web process holds one per
+    open stream, hundreds at once."""
+    from app.services.events import init_task_events
+
+    app.config["REDIS_URL"] = "redis://127.0.0.1:6379/0"  # not connected: only the pool
+    init_task_events(app)
+    pool = app.extensions["task_events"].client.connection_pool
+
+    assert pool.max_connections >= 1000
