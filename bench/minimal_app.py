@@ -38,9 +38,10 @@ def enqueue(conversation_id: int, body: dict) -> dict:
             "UPDATE conversations SET last_seq = last_seq + 2 WHERE id = %s "
             "RETURNING org_id, last_seq", (conversation_id,)).fetchone()
         message_id = conn.execute(
-            "INSERT INTO messages (conversation_id, seq, role, text, created_at) "
-            "VALUES (%s, %s, 'user', %s, %s) RETURNING id",
-            (conversation_id, seq - 1, body["question_message"], now)).fetchone()[0]
+            "INSERT INTO messages (conversation_id, seq, role, text, created_at, public_id) "
+            "VALUES (%s, %s, 'user', %s, %s, %s) RETURNING id",
+            (conversation_id, seq - 1, body["question_message"], now,
+             f"msg_{uuid.uuid4().hex[:16]}")).fetchone()[0]
         conn.execute(
             "INSERT INTO tasks (id, org_id, name, conversation_id, message_id, state, "
             "attempts, published_at, created_at, updated_at) "

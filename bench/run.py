@@ -47,8 +47,10 @@ def create_conversations(database_url: str, org_id: str, count: int,
                          data_set_id: int | None = None) -> list[int]:
     with psycopg.connect(plain_url(database_url)) as conn:
         rows = conn.execute(
-            "INSERT INTO conversations (public_id, org_id, data_set_id, last_seq, started_at) "
-            "SELECT 'conv_bench_' || gen_random_uuid(), %s, %s, 0, now() "
+            "INSERT INTO conversations (public_id, org_id, data_set_id, last_seq, started_at, "
+            "tags, state, metadata, updated_at) "
+            "SELECT 'conv_bench_' || gen_random_uuid(), %s, %s, 0, now(), "
+            "'[]', '{}', '{}', now() "
             "FROM generate_series(1, %s) RETURNING id", (org_id, data_set_id, count)).fetchall()
     return sorted(r[0] for r in rows)
 
@@ -332,9 +334,9 @@ def deep_history() -> None:
 def _fill(url: str, conversation_id: int, count: int) -> None:
     with psycopg.connect(plain_url(url)) as conn:
         conn.execute(
-            "INSERT INTO messages (conversation_id, seq, role, text, created_at) "
+            "INSERT INTO messages (conversation_id, seq, role, text, created_at, public_id) "
             "SELECT %s, g, CASE WHEN g %% 2 = 1 THEN 'user' ELSE 'agent' END, "
-            "'Message number ' || g, now() FROM generate_series(1, %s) g",
+            "'Message number ' || g, now(), 'msg_bench_' || g FROM generate_series(1, %s) g",
             (conversation_id, count))
         conn.execute("UPDATE conversations SET last_seq = %s WHERE id = %s",
                      (count, conversation_id))

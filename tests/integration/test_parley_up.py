@@ -31,13 +31,18 @@ def embedded_env(home: Path) -> dict:
     return {**env, "PARLEY_HOME": str(home), "PARLEY_WORKER_CONCURRENCY": "8"}
 
 
-def call(base: str, method: str, path: str, key: str, body=None):
+def call(base: str, method: str, path: str, key: str, body=None, parse=json.loads):
     request = urllib.request.Request(
         base + path, method=method, headers={"X-API-Key": key,
                                              "Content-Type": "application/json"},
         data=json.dumps(body).encode() if body is not None else None)
     with urllib.request.urlopen(request, timeout=10) as response:
-        return response.status, json.loads(response.read())
+        return response.status, parse(response.read())
+
+
+def event_names(raw: bytes) -> list[str]:
+    return [line.split(": ", 1)[1] for line in raw.decode().splitlines()
+            if line.startswith("event: ")]
 
 
 def wait_for_line(process, marker: str, timeout: float) -> list[str]:
@@ -91,6 +96,17 @@ def test_parley_up_runs_the_whole_flow_and_stops_on_ctrl_c(tmp_path):
         assert state == "SUCCESS"
         _, full = call(base, "GET", f"/api/conversations/{conversation['id']}", key)
         assert "includes an SLA" in full["history"][1]["text"]
+
+        # The conversation service face streams a reply through the embedded Redis.
+        org = f"?org_id={json.loads(printed.split('shown only once:')[1].splitlines()[1])['org_id']}"
+        _, models = call(base, "GET", "/api/models" + org, key)
+        _, chat = call(base, "POST", "/api/conversation/create" + org, key, {"title": "Chat"})
+        _, session = call(base, "POST", "/api/conversation/create_session" + org, key,
+                          {"conversation_id": chat["id"], "model_id": models[0]["id"]})
+        _, streamed = call(base, "POST", "/api/conversation/stream_chat" + org, key,
+                           {"chat_session_id": session["id"], "message": QUESTION},
+                           parse=event_names)
+        assert streamed[0] == "start" and streamed[-1] == "end" and "content" in streamed
     finally:
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=40) == 0
@@ -117,3 +133,17 @@ def test_keys_create_prints_one_json_object_and_revoke_revokes(tmp_path):
     assert revoked.returncode == 0 and json.loads(revoked.stdout)["revoked"] is True
     unknown = run_cli(tmp_path, "keys", "revoke", "key_missing")
     assert unknown.returncode == 1 and "does not exist" in unknown.stderr
+
+
+def test_models_lists_adds_and_disables(tmp_path):
+    assert run_cli(tmp_path, "migrate").returncode == 0
+    listed = [json.loads(line) for line in run_cli(tmp_path, "models", "list").stdout.splitlines()]
+    assert [(m["provider"], m["enabled"]) for m in listed] == [("offline", True)]
+
+    added = json.loads(run_cli(tmp_path, "models", "add", "anthropic", "claude-x").stdout)
+    assert (added["provider"], added["name"], added["enabled"]) == ("anthropic", "claude-x", True)
+    disabled = json.loads(run_cli(tmp_path, "models", "disable", "claude-x").stdout)
+    assert disabled == {**added, "enabled": False}
+
+    unknown = run_cli(tmp_path, "models", "disable", "no-such-model")
+    assert unknown.returncode == 1 and "not found" in unknown.stderr
