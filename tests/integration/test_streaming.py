@@ -21,7 +21,7 @@ import pytest
 
 from app.services import language_models, organizations
 from tests.fake_anthropic import WORDS_PER_CHUNK, split_into_chunks
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, stop_worker
 from tests.integration.test_polling_flow import setup_conversation
 
 pytestmark = pytest.mark.integration
@@ -171,12 +171,7 @@ def web(claude_stack, tmp_path_factory):
         yield server
     finally:
         server.client.close()
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_worker(process)  # gunicorn stops the same way
 
 
 def _wait_until_up(server: Web) -> None:
