@@ -10,6 +10,7 @@ import secrets
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -108,6 +109,28 @@ def app_on_each_database(request, tmp_path):
         url = request.getfixturevalue("postgres_url")
     with app_context_on(url) as flask_app:
         yield flask_app
+
+
+def new_org() -> dict:
+    """{"org_id", "key_id", "api_key"} of a new organization (inside an app context).
+    Each test works in organizations of its own, so a shared database needs no cleaning."""
+    return organizations.create_key(f"org-{uuid.uuid4().hex}")
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def org(app):
+    """An organization of this test's own."""
+    return new_org()
+
+
+@pytest.fixture
+def auth(org):
+    return {"Authorization": f"Bearer {org['api_key']}"}
 
 
 def make_app(database_url: str, redis_url: str, **overrides):

@@ -20,9 +20,10 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import ChatSession, Conversation, LanguageModel, Message, Task
-from app.services import chat_sessions, language_models, organizations, replies, tasks
+from app.services import chat_sessions, language_models, replies, tasks
 from app.services import dialogues as dialogue_service
 from app.services.jobs import Reply
+from tests.integration.conftest import new_org
 
 pytestmark = pytest.mark.integration
 
@@ -48,26 +49,6 @@ def app(app_on_each_database):
     app_on_each_database.config["SSE_HEARTBEAT_SECONDS"] = 0.5
     language_models.sync_configured(app_on_each_database.config)
     return app_on_each_database
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-def new_org() -> dict:
-    return organizations.create_key(f"cs-{uuid.uuid4().hex}")
-
-
-@pytest.fixture
-def org(app):
-    """{"org_id", "key_id", "api_key"} of an organization of this test's own."""
-    return new_org()
-
-
-@pytest.fixture
-def auth(org):
-    return {"Authorization": f"Bearer {org['api_key']}"}
 
 
 @pytest.fixture

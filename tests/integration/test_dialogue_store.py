@@ -9,7 +9,6 @@ import base64
 import json
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,8 +17,8 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import Conversation, Message, Organization
 from app.services import dialogues as dialogue_service
-from app.services import organizations
 from tests.conftest import ask
+from tests.integration.conftest import new_org
 
 pytestmark = pytest.mark.integration
 
@@ -29,26 +28,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def app(app_on_each_database):
     return app_on_each_database
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-def new_org() -> dict:
-    return organizations.create_key(f"dlg-{uuid.uuid4().hex}")
-
-
-@pytest.fixture
-def org(app):
-    """{"org_id", "key_id", "api_key"} of an organization of this test's own."""
-    return new_org()
-
-
-@pytest.fixture
-def auth(org):
-    return {"Authorization": f"Bearer {org['api_key']}"}
 
 
 @pytest.fixture
