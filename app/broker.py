@@ -10,6 +10,9 @@ pool), so the channel keeps one, and builds a new one only when its pool is repl
 Celery uses this transport for redis:// and rediss:// broker URLs (app/config.py).
 """
 
+import time
+
+from celery import current_app as current_celery
 from kombu.transport import redis as kombu_redis
 
 
@@ -30,3 +33,22 @@ class Transport(kombu_redis.Transport):
 
 
 TRANSPORT = f"{__name__}:Transport"
+
+
+def restore_unacknowledged(older_than: float) -> int:
+    """Put back in their queues the messages workers received more than `older_than`
+    seconds ago and have not acknowledged, as kombu does after its visibility timeout:
+    for the sweep, once it has found a dead worker, whose messages would otherwise wait
+    that long. A live worker's message put back is delivered again and does nothing
+    (its task is held, or done: the claim decides). Returns how many were put back."""
+    restored = 0
+    with current_celery.connection_for_write() as connection:
+        channel = connection.default_channel
+        if not hasattr(channel, "unacked_index_key"):
+            return 0  # not a Redis broker (memory:// in tests)
+        client = channel.client
+        ceiling = time.time() - older_than
+        for tag in client.zrangebyscore(channel.unacked_index_key, 0, ceiling):
+            channel.qos.restore_by_tag(tag, client)
+            restored += 1
+    return restored

@@ -3,7 +3,10 @@
 import os
 from pathlib import Path
 
+from kombu import Exchange, Queue
+
 from app.broker import TRANSPORT as BROKER_TRANSPORT
+from app.services import task_kinds
 
 
 def _env_float(name: str, default: float) -> float:
@@ -29,6 +32,11 @@ def database_url() -> str:
     return url
 
 
+# A current model of the SDK's list (anthropic.types.ModelParam), not a deprecated one:
+# a worker warns at start of any deprecated model it may call.
+DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5"
+
+
 def default_llm() -> str:
     return "anthropic" if os.environ.get("ANTHROPIC_API_KEY") else "offline"
 
@@ -37,11 +45,15 @@ class Config:
     SQLALCHEMY_DATABASE_URI = database_url()
     # Each worker thread holds a connection only for its short reads and writes, never
     # while the model thinks, so a small pool serves hundreds of replies in flight.
+    # The production shape (two web and two worker processes) then opens at most
+    # 4 x 20 = 80 connections, inside PostgreSQL's default max_connections of 100 with
+    # room for beat, migrations and psql (README, Production).
     # No pre-ping round trip per request: a connection found dead fails its request with
-    # a 503 and the pool is renewed, so the API recovers by itself when the database does.
+    # a 503 (a task retries it) and the pool is renewed, so the API recovers by itself
+    # when the database does.
     SQLALCHEMY_ENGINE_OPTIONS = {
-        "pool_size": _env_int("PARLEY_DB_POOL_SIZE", 10),
-        "max_overflow": _env_int("PARLEY_DB_MAX_OVERFLOW", 20),
+        "pool_size": _env_int("PARLEY_DB_POOL_SIZE", 8),
+        "max_overflow": _env_int("PARLEY_DB_MAX_OVERFLOW", 12),
     }
     # The broker and the per-task event streams. `parley up` starts an embedded
     # server and sets this when it is missing.
@@ -55,7 +67,7 @@ class Config:
     LLM_PROVIDER = os.environ.get("PARLEY_LLM") or default_llm()
     ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY")
     ANTHROPIC_BASE_URL = os.environ.get("ANTHROPIC_BASE_URL")
-    ANTHROPIC_MODEL = os.environ.get("ANTHROPIC_MODEL", "claude-sonnet-4-5")
+    ANTHROPIC_MODEL = os.environ.get("ANTHROPIC_MODEL", DEFAULT_CLAUDE_MODEL)
     # The Claude models chat sessions can choose (`parley models` adds more).
     CLAUDE_MODELS = [name.strip() for name in os.environ.get(
         "PARLEY_CLAUDE_MODELS", ANTHROPIC_MODEL).split(",") if name.strip()]
@@ -69,16 +81,24 @@ class Config:
     REPLY_MAX_RETRIES = _env_int("PARLEY_REPLY_MAX_RETRIES", 5)
     RETRY_BACKOFF_SECONDS = _env_float("PARLEY_RETRY_BACKOFF", 2.0)
     RETRY_BACKOFF_MAX_SECONDS = _env_float("PARLEY_RETRY_BACKOFF_MAX", 60.0)
-    # A task STARTED this long ago is taken for abandoned by the sweep, which re-queues
-    # it; it must exceed the model's timeout. The broker redelivers an unacknowledged
-    # message only after the visibility timeout, which exceeds this plus the longest
-    # retry delay. (Celery's own time limits, set from it too, bind only prefork pools.)
+    # Each worker process beats a heartbeat this often; one silent for the TTL is dead,
+    # and the sweep re-queues the tasks it held (app/services/presence.py).
+    WORKER_HEARTBEAT_INTERVAL = _env_float("PARLEY_WORKER_HEARTBEAT_INTERVAL", 2.0)
+    WORKER_HEARTBEAT_TTL = _env_float("PARLEY_WORKER_HEARTBEAT_TTL", 8.0)
+    # A task STARTED this long ago is taken for abandoned even if its worker beats (a
+    # worker alive but stuck); it must exceed the model's timeout plus DB_RETRY_SECONDS.
+    # The broker redelivers an unacknowledged message only after the visibility
+    # timeout, which exceeds this plus the longest retry delay. (Celery's own time
+    # limits, set from it too, bind only prefork pools.)
     TASK_TIME_LIMIT_SECONDS = _env_int("PARLEY_TASK_TIME_LIMIT", 300)
     VISIBILITY_MARGIN_SECONDS = _env_int("PARLEY_VISIBILITY_MARGIN", 60)
+    # How long a task's database step is retried in the worker, with backoff, while
+    # the database is unavailable (a result already produced is kept meanwhile).
+    DB_RETRY_SECONDS = _env_float("PARLEY_DB_RETRY_SECONDS", 120.0)
 
-    # The sweep (celery beat) publishes tasks the broker never got and re-queues
-    # tasks left STARTED by a dead worker.
-    SWEEP_INTERVAL_SECONDS = _env_float("PARLEY_SWEEP_INTERVAL", 30.0)
+    # The sweep (celery beat) re-queues the tasks of dead workers, publishes tasks the
+    # broker never got or lost, and fails what has been abandoned too often.
+    SWEEP_INTERVAL_SECONDS = _env_float("PARLEY_SWEEP_INTERVAL", 2.0)
     UNPUBLISHED_GRACE_SECONDS = _env_float("PARLEY_UNPUBLISHED_GRACE", 10.0)
 
     RETRIEVAL_PASSAGES = _env_int("PARLEY_RETRIEVAL_PASSAGES", 4)
@@ -127,15 +147,17 @@ def celery_settings(config) -> dict:
         # Flower: tasks announce themselves when sent and workers emit events.
         "task_send_sent_event": True,
         "worker_send_task_events": True,
-        "task_default_queue": "replies",
-        "task_routes": {"parley.reply": {"queue": "replies"},
-                        "parley.compact": {"queue": "replies"},
-                        "parley.sweep": {"queue": "maintenance"}},
+        # Each kind's task to its queue; a worker consumes every queue unless given
+        # --queues, so no command line repeats the list.
+        "task_default_queue": task_kinds.QUEUES[0],
+        "task_queues": [Queue(name, Exchange(name), routing_key=name)
+                        for name in task_kinds.QUEUES],
+        "task_routes": task_kinds.routes(),
         # A broker outage must not hang the API: fail fast, the sweep publishes later.
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0,
                                       "interval_step": 0.2, "interval_max": 0.5},
-        "beat_schedule": {"parley.sweep": {"task": "parley.sweep",
-                                           "schedule": config["SWEEP_INTERVAL_SECONDS"]}},
+        "beat_schedule": {task_kinds.SWEEP_TASK: {
+            "task": task_kinds.SWEEP_TASK, "schedule": config["SWEEP_INTERVAL_SECONDS"]}},
     }
 
 

@@ -97,7 +97,7 @@ def _commands(host: str, port: int, concurrency: int, home: Path) -> list[list[s
     workers = [
         [python, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool", "threads",
          "--concurrency", str(max(1, concurrency // processes)),
-         "--queues", "replies,maintenance", "--task-events", "--loglevel", "INFO",
+         "--task-events", "--loglevel", "INFO",
          "--hostname", f"parley-{n}@%h"]
         for n in range(processes)]
     return [

@@ -97,11 +97,13 @@ def gunicorn(app: str, port: int, env: dict, name: str, workers: int = 2, thread
     return process(command, env, name, ready=lambda _: _answers(port))
 
 
-def celery_worker(app: str, env: dict, name: str, concurrency: int, queues: str):
+def celery_worker(app: str, env: dict, name: str, concurrency: int,
+                  queues: str | None = None):
+    """A worker of `app`, consuming `queues`, or every queue the app declares."""
     command = [sys.executable, "-m", "celery", "-A", app, "worker", "--pool", "threads",
-               "--concurrency", str(concurrency), "--queues", queues, "--loglevel",
-               "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-               "--hostname", f"{name}-{secrets.token_hex(3)}@%h"]
+               "--concurrency", str(concurrency), *(["--queues", queues] if queues else []),
+               "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+               "--without-heartbeat", "--hostname", f"{name}-{secrets.token_hex(3)}@%h"]
     return process(command, env, name, ready=log_says(" ready."))
 
 

@@ -74,8 +74,7 @@ def parley_env(database_url: str, model_port: int | None = None) -> dict:
 
 
 def parley_worker(env: dict, concurrency: int):
-    return celery_worker("workers.celery_app", env, "parley-worker", concurrency,
-                         "replies,maintenance")
+    return celery_worker("workers.celery_app", env, "parley-worker", concurrency)
 
 
 @contextmanager
@@ -86,7 +85,7 @@ def parley_workers(env: dict, slots: int):
     with ExitStack() as stack:
         for n in range(processes):
             stack.enter_context(celery_worker("workers.celery_app", env, f"parley-worker-{n}",
-                                              slots // processes, "replies,maintenance"))
+                                              slots // processes))
         yield
 
 

@@ -1,17 +1,55 @@
 """The worker's entry point: `celery -A workers.celery_app worker` (and beat, flower)."""
 
-from celery.signals import worker_init
+import logging
+
+from celery.signals import worker_init, worker_shutdown
 
 from app import create_app
+from app.services import language_models
+from app.services.presence import Heartbeat
 from workers import tasks  # noqa: F401 - registers the tasks with Celery
 from workers.llm import get_provider
+from workers.llm.anthropic import deprecated_models
+
+log = logging.getLogger(__name__)
 
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
+_heartbeat: list[Heartbeat] = []
 
 
 @worker_init.connect
-def build_model_provider(**_) -> None:
-    """Build the model provider (and import its SDK, about a second) as the worker
-    starts, rather than inside the first task while every other slot waits for it."""
-    get_provider(flask_app.config)
+def prepare_worker(**_) -> None:
+    """Before the worker takes its first task: beat its heartbeat (its claims are
+    judged by it), build the model provider (importing its SDK takes about a second,
+    better here than inside the first tasks while every other slot waits), and warn
+    once of deprecated models."""
+    config = flask_app.config
+    client = flask_app.extensions["task_events"].client
+    if client is not None:
+        _heartbeat.append(Heartbeat(client, config["WORKER_HEARTBEAT_INTERVAL"],
+                                    config["WORKER_HEARTBEAT_TTL"]).start())
+    get_provider(config)
+    warn_of_deprecated_models()
+
+
+@worker_shutdown.connect
+def stop_heartbeat(**_) -> None:
+    """The worker has finished its tasks: its heartbeat stops and is removed at once."""
+    for heartbeat in _heartbeat:
+        heartbeat.stop()
+
+
+def warn_of_deprecated_models() -> None:
+    with flask_app.app_context():
+        try:
+            names = language_models.claude_models_in_use(flask_app.config)
+        except Exception as exc:  # the database may not be up yet; this is only advice
+            log.warning("could not list the models in use: %s", exc)
+            names = {name for provider, name in
+                     language_models.configured_models(flask_app.config)
+                     if provider == "anthropic"}
+    for name, end_of_life in deprecated_models(names).items():
+        log.warning("model %s is deprecated and reaches its end of life on %s: configure "
+                    "a current one (ANTHROPIC_MODEL, PARLEY_CLAUDE_MODELS, parley models)",
+                    name, end_of_life)

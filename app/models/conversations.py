@@ -91,3 +91,6 @@ class Message(db.Model):
     # Which chat session, and which of its models, wrote a reply (conversation service).
     chat_session_id: Mapped[str | None] = mapped_column(ForeignKey("chat_sessions.id"))
     model_id: Mapped[str | None] = mapped_column(ForeignKey("language_models.id"))
+    # The data set a question is answered from (the conversation's, or the one the
+    # question named).
+    data_set_id: Mapped[int | None] = mapped_column(ForeignKey("data_sets.id"))

@@ -1,5 +1,11 @@
 """Task state lives here, not in Celery's result backend: the API answers status
-checks with one indexed read, and an unknown id is a 404."""
+checks with one indexed read, and an unknown id is a 404.
+
+One row for any kind of work (app/services/task_kinds.py): its kind, its organization,
+its state and its lease. The ids a kind works on live with that kind: a reply's task
+names its conversation and question (the reply is the message answering it); a
+summary's names its conversation only; kinds with no conversation name neither.
+"""
 
 import enum
 from datetime import datetime
@@ -29,20 +35,23 @@ class Task(db.Model):
     # Also the Celery task id, so Flower and our table name the same thing.
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
-    name: Mapped[str] = mapped_column(String(64))  # the Celery task name, e.g. parley.reply
-    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
-    # The user message a reply task answers (unique: one task per message).
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), unique=True)
-    data_set_id: Mapped[int | None] = mapped_column(ForeignKey("data_sets.id"))
+    # The kind of work (task_kinds.py), which names its Celery task and queue.
+    kind: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16), default=TaskState.PENDING.value)
     error: Mapped[str | None] = mapped_column(Text)
+    # The lease: each claim takes the next attempt number, and only the claim holding
+    # the current one may finish the task.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    reply_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
-    # A conversation service reply: its session chooses the model.
-    chat_session_id: Mapped[str | None] = mapped_column(ForeignKey("chat_sessions.id"))
+    # The worker process holding the claim (app/services/presence.py): when its
+    # heartbeat stops, the sweep re-queues the task at once.
+    worker: Mapped[str | None] = mapped_column(String(128))
     # Set when the task is enqueued and cleared if the broker refused it; the sweep
     # publishes rows left NULL.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow,
                                                  onupdate=utcnow)
+    # The conversation the work is about, if any; with a message, the task takes that
+    # message's place in the conversation's line (one task per message).
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), unique=True)

@@ -69,3 +69,16 @@ class SummaryInput:
 
     turns: list[Turn]
     model: ModelChoice | None = None  # the installation's default
+
+
+class TransientError(Exception):
+    """A failure worth another try: rate limits, overload, 5xx, timeouts, dropped or
+    cut-off streams. `retry_after`: the earliest the model asked to be tried again."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """A request that will never succeed as it is (bad request, bad key)."""

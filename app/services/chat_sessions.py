@@ -14,8 +14,8 @@ from app.extensions import db
 from app.models import ChatSession, Conversation, LanguageModel, Message
 from app.models.base import new_uuid
 from app.models.conversations import ACTIVE, ARCHIVED
-from app.services import conversations, language_models
-from app.services.conversations import PostedQuestion
+from app.services import conversations, language_models, replies
+from app.services.replies import PostedQuestion
 
 
 def create_conversation(org_id: str, title: str, is_archived: bool = False) -> Conversation:
@@ -57,8 +57,8 @@ def post_message(org_id: str, chat_session_id: str, text: str) -> PostedQuestion
     if not model_enabled:
         raise BadRequest(f"The model of chat session {chat_session_id} is disabled: "
                          "create a session with another model (GET /api/models).")
-    return conversations.post_question(org_id, session.conversation_id, text,
-                                       chat_session_id=session.id)
+    return replies.post_question(org_id, session.conversation_id, text,
+                                 chat_session_id=session.id)
 
 
 def _session_with_model(org_id: str, chat_session_id: str) -> tuple[ChatSession, bool]:

@@ -9,7 +9,11 @@ from app.extensions import db
 from app.models import Conversation, Message
 from app.models.base import public_id, utcnow
 from app.models.conversations import ENDED
-from app.services import data_sets, tasks
+from app.services import data_sets
+from app.services.agent_io import Turn
+
+# A position after every message of any conversation.
+END_OF_HISTORY = 2**31 - 1
 
 # The statements every message runs, built once (see app/services/tasks.py).
 _conversations, _messages = Conversation.__table__, Message.__table__
@@ -93,71 +97,37 @@ def history(conversation_id: int, before_seq: int | None = None,
             limit: int | None = None) -> list[Message]:
     """Messages in order. With before_seq/limit, the last `limit` messages before that
     position: a keyset read on (conversation_id, seq), as cheap deep as shallow."""
-    rows = db.session.scalars(_history_query(select(Message), conversation_id, before_seq,
-                                             limit)).all()
-    return _oldest_first(list(rows), limit)
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if before_seq is not None:
+        query = query.where(Message.seq < before_seq)
+    if limit is None:
+        return list(db.session.scalars(query.order_by(Message.seq)))
+    # The latest `limit`: read newest first through the index, then turned around.
+    return list(db.session.scalars(query.order_by(Message.seq.desc()).limit(limit)))[::-1]
 
 
-def history_turns(conversation_id: int, before_seq: int, limit: int) -> list[tuple[str, str]]:
-    """The last `limit` messages before position `before_seq`, oldest first, as
-    (role, text) pairs: the context of the question at that position."""
+def history_turns(conversation_id: int, before_seq: int, limit: int) -> list[Turn]:
+    """The last `limit` messages before position `before_seq` (END_OF_HISTORY: the
+    latest), oldest first, as the turns an agent reads."""
     if before_seq <= 1:
         return []  # the conversation's first message: nothing came before it
     rows = db.session.execute(_TURNS_BEFORE, {
         "conversation_id": conversation_id, "before_seq": before_seq, "limit": limit})
-    return [(role, text) for role, text in rows][::-1]
-
-
-def _history_query(query, conversation_id: int, before_seq: int | None, limit: int | None):
-    query = query.where(Message.conversation_id == conversation_id)
-    if before_seq is not None:
-        query = query.where(Message.seq < before_seq)
-    if limit is None:
-        return query.order_by(Message.seq)
-    # The latest `limit`: read newest first through the index, then turned around.
-    return query.order_by(Message.seq.desc()).limit(limit)
-
-
-def _oldest_first(rows: list, limit: int | None) -> list:
-    return rows if limit is None else rows[::-1]
+    return [Turn(role, text) for role, text in rows][::-1]
 
 
 @dataclass(frozen=True)
-class PostedQuestion:
-    task_id: str
-    question_id: str  # the public id of the stored user message
-    reply_id: str  # the public id its reply will be stored under
-
-
-def post_question(org_id: str, conversation_id: int, text: str,
-                  data_set_id: int | None = None,
-                  chat_session_id: str | None = None) -> PostedQuestion:
-    """Store the user message and its reply task in ONE transaction, then publish.
-    Behind an unfinished question of the same conversation, the task waits its turn
-    (see app/services/tasks.py).
-
-    The answer comes from `data_set_id` when given, else the conversation's data set;
-    a chat session's question is answered by the session's model.
-    """
-    if data_set_id is not None:
-        data_sets.get_data_set(org_id, data_set_id)
-    question_id, question_public_id, conversation_data_set_id = append_question(
-        org_id, conversation_id, text, chat_session_id)
-    # The conversation is locked from here to the commit (append_question took it).
-    task_id, queued = tasks.add_reply_task(org_id, conversation_id, question_id,
-                                           data_set_id or conversation_data_set_id,
-                                           chat_session_id)
-    db.session.commit()
-    if queued:
-        tasks.publish(task_id, tasks.REPLY_TASK)
-    return PostedQuestion(task_id, question_public_id, tasks.reply_public_id(task_id))
+class Question:
+    id: int
+    public_id: str
 
 
 def append_question(org_id: str, conversation_id: int, text: str,
-                    chat_session_id: str | None = None) -> tuple[int, str, int | None]:
+                    chat_session_id: str | None = None,
+                    data_set_id: int | None = None) -> Question:
     """Add a user message at the next position of one of the organization's
-    conversations (not committed), from the chat session that asked if any; returns its
-    id, its public id and the conversation's data set.
+    conversations (not committed), from the chat session that asked if any, answered
+    from `data_set_id` when given, else from the conversation's data set.
 
     The position after it is kept for its reply, so the history reads question, answer,
     question, answer even when questions come faster than answers. The counter update
@@ -174,8 +144,9 @@ def append_question(org_id: str, conversation_id: int, text: str,
     question_id = db.session.execute(_INSERT_MESSAGE, {
         "conversation_id": conversation_id, "seq": taken.last_seq - 1, "role": "user",
         "text": text, "public_id": question_public_id, "chat_session_id": chat_session_id,
-        "created_at": utcnow()}).scalar_one()
-    return question_id, question_public_id, taken.data_set_id
+        "data_set_id": data_set_id or taken.data_set_id, "created_at": utcnow()}
+    ).scalar_one()
+    return Question(question_id, question_public_id)
 
 
 def add_reply(conversation_id: int, question_id: int, question_seq: int, text: str,

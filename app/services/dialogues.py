@@ -20,11 +20,10 @@ from app.extensions import db
 from app.models import Conversation, Message, Organization, Task
 from app.models.base import utcnow
 from app.models.conversations import ENDED
-from app.services import conversations, tasks
+from app.services import conversations, summaries, tasks
 
 MAX_MESSAGES_PER_WRITE = 25
 RECENT_MESSAGES = 10  # shown with a dialogue
-COMPACT_TASK = "parley.compact"
 
 
 @dataclass(frozen=True)
@@ -95,10 +94,7 @@ def views(dialogues: list[Conversation],
 def with_recent_messages(org_id: str, dialogue_id: str) -> DialogueView:
     """The dialogue with its latest messages, oldest of them first."""
     dialogue = get_dialogue(org_id, dialogue_id)
-    recent = db.session.scalars(
-        select(Message).where(Message.conversation_id == dialogue.id)
-        .order_by(Message.seq.desc()).limit(RECENT_MESSAGES)).all()
-    return view(dialogue, list(reversed(recent)))
+    return view(dialogue, conversations.history(dialogue.id, limit=RECENT_MESSAGES))
 
 
 def list_dialogues(org_id: str, *, limit: int, order: str, cursor: str | None = None,
@@ -309,26 +305,21 @@ def delete_message(org_id: str, dialogue_id: str, message_id: str) -> None:
                        .values(reply_to_id=None))
     db.session.execute(update(Task).where(Task.message_id == message.id)
                        .values(message_id=None))
-    db.session.execute(update(Task).where(Task.reply_message_id == message.id)
-                       .values(reply_message_id=None))
     db.session.delete(message)
     dialogue.updated_at = utcnow()
     db.session.commit()
 
 
 def compact(org_id: str, dialogue_id: str) -> str:
-    """Queue a summary of the dialogue (the `parley.compact` task, in the same task
-    table as replies); returns the task id. The summary is stored on the dialogue."""
+    """Queue a summary of the dialogue (the `compact` kind of task, app/services/
+    summaries.py); returns the task id. The summary is stored on the dialogue."""
     dialogue = get_dialogue(org_id, dialogue_id)
     has_messages = db.session.scalar(
         select(Message.id).where(Message.conversation_id == dialogue.id).limit(1))
     if has_messages is None:
         raise BadRequest(f"Dialogue {dialogue_id} has no messages to compact.",
                          code="INVALID_INPUT")
-    task_id = tasks.add_task(org_id, dialogue.id, COMPACT_TASK)
-    db.session.commit()
-    tasks.publish(task_id, COMPACT_TASK)
-    return task_id
+    return summaries.queue_summary(org_id, dialogue.id)
 
 
 def _lock(org_id: str, dialogue_id: str) -> Conversation:

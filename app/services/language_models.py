@@ -11,9 +11,9 @@ from sqlalchemy import select
 from app.errors import BadRequest, NotFound
 from app.extensions import db
 from app.models import LanguageModel
+from app.services.agent_io import OFFLINE_MODEL_NAME
 
 PROVIDERS = ("anthropic", "offline")
-OFFLINE_MODEL_NAME = "parley-offline-extractive"
 _ID_NAMESPACE = uuid.UUID("7d1c7f0e-5c2a-4a8e-9a57-3f0b8d2c6e41")
 
 
@@ -83,6 +83,15 @@ def configured_models(config) -> list[tuple[str, str]]:
     if config["ANTHROPIC_API_KEY"]:
         models += [("anthropic", name) for name in config["CLAUDE_MODELS"]]
     return models
+
+
+def claude_models_in_use(config) -> set[str]:
+    """The Claude models this installation may call: the configured ones and those
+    enabled in the table (chat sessions may be bound to them)."""
+    configured = {name for provider, name in configured_models(config)
+                  if provider == "anthropic"}
+    return configured | set(db.session.scalars(select(LanguageModel.name).where(
+        LanguageModel.provider == "anthropic", LanguageModel.enabled.is_(True))))
 
 
 def sync_configured(config) -> list[LanguageModel]:

@@ -1,116 +1,112 @@
-"""The worker's side of a reply: claim the task and gather what the agent needs,
-then store the reply and finish the task in one transaction.
+"""The reply: a question's answer, the first kind of work (task kind `reply`).
 
-prepare() hands the agent plain values and closes the session, so no database
-connection is held while the model takes its time.
+post_question stores the user message and its task in one transaction and publishes
+the task; the lifecycle (app/services/lifecycle.py) then runs gather (the question,
+the conversation before it, the passages retrieved from the data set, the chat
+session's model) and store (the reply, in the position kept after its question).
 """
 
-import logging
+from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.extensions import db
 from app.models import ChatSession, DataSet, LanguageModel, Message
-from app.services import conversations, events, search, tasks
-from app.services.jobs import ModelChoice, Reply, ReplyJob, Turn
-
-log = logging.getLogger(__name__)
-
-
-def prepare(task_id: str) -> ReplyJob | None:
-    """Claim the task and load its question, history and passages; None if there is
-    nothing to do (finished, unknown, not its turn, or held by another worker)."""
-    task = tasks.claim(task_id)
-    if task is None:
-        return None
-    try:
-        job = _gather(task_id, task)
-    except OperationalError as exc:
-        # The database went away after the claim: give the task back, so the retry of
-        # this message can claim it again.
-        db.session.rollback()
-        _give_back(task_id, task.attempts, exc)
-        raise
-    except Exception as exc:
-        log.exception("could not prepare task %s", task_id)
-        tasks.fail(task_id, f"internal error: {type(exc).__name__}", task.attempts)
-        return None
-    events.task_events().append(task_id, events.START, {
-        "task_id": task_id, "user_message_id": job.question_public_id,
-        "message_id": tasks.reply_public_id(task_id), "attempt": job.attempt})
-    return job
+from app.services import conversations, data_sets, events, search, tasks
+from app.services.agent_io import ModelChoice, ReplyInput, Result, Source
+from app.services.lifecycle import Gathered, TaskKind
+from app.services.tasks import Claim
 
 
-def _give_back(task_id: str, attempt: int, exc: Exception) -> None:
-    try:
-        tasks.release_for_retry(task_id, attempt, f"database unavailable: {exc}")
-    except OperationalError:
-        db.session.rollback()  # still down: the sweep re-queues the task later
+@dataclass(frozen=True)
+class PostedQuestion:
+    task_id: str
+    question_id: str  # the public id of the stored user message
+    reply_id: str  # the public id its reply will be stored under
 
 
-# The question, and the name of the data set it is answered from, in one read (a
-# Core statement built once, see app/services/tasks.py).
-_messages, _data_sets = Message.__table__, DataSet.__table__
-_QUESTION = select(
-    _messages.c.seq, _messages.c.text, _messages.c.public_id,
-    select(_data_sets.c.name).where(_data_sets.c.id == bindparam("data_set_id"))
-    .scalar_subquery(),
-).where(_messages.c.id == bindparam("message_id"))
-_SESSION_MODEL = (
-    select(LanguageModel.id, LanguageModel.provider, LanguageModel.name)
-    .join(ChatSession, ChatSession.model_id == LanguageModel.id)
-    .where(ChatSession.id == bindparam("chat_session_id")))
+def reply_public_id(task_id: str) -> str:
+    """The message id the reply of this task will be stored under. It is known from the
+    moment the task exists, so a stream can announce it before the reply is written."""
+    return "msg_" + task_id.replace("-", "")[:16]
 
 
-def _gather(task_id: str, task) -> ReplyJob:
-    seq, text, public_id, data_set_name = db.session.execute(_QUESTION, {
-        "message_id": task.message_id, "data_set_id": task.data_set_id}).one()
-    model = None
-    if task.chat_session_id is not None:
-        model = ModelChoice(*db.session.execute(
-            _SESSION_MODEL, {"chat_session_id": task.chat_session_id}).one())
-    earlier = conversations.history_turns(task.conversation_id, seq,
-                                          current_app.config["HISTORY_MESSAGES"])
-    passages = (search.search_passages(task.data_set_id, text,
-                                       current_app.config["RETRIEVAL_PASSAGES"])
-                if task.data_set_id else [])
-    db.session.close()
-    return ReplyJob(task_id=task_id, attempt=task.attempts,
-                    conversation_id=task.conversation_id, question_id=task.message_id,
-                    question_seq=seq, question=text, question_public_id=public_id,
-                    history=[Turn(role, turn_text) for role, turn_text in earlier],
-                    data_set_name=data_set_name, passages=passages,
-                    chat_session_id=task.chat_session_id, model=model)
+def post_question(org_id: str, conversation_id: int, text: str,
+                  data_set_id: int | None = None,
+                  chat_session_id: str | None = None) -> PostedQuestion:
+    """Store the user message and its reply task in ONE transaction, then publish.
+    Behind an unfinished question of the same conversation, the task waits its turn
+    (see app/services/tasks.py).
 
-
-def complete(job: ReplyJob, reply: Reply) -> int | None:
-    """Store the reply and mark the task SUCCESS together, if this claim still holds
-    the task; returns the reply's id, or None when the claim was lost. The database
-    allows one reply per question, so nothing can store a second one."""
-    tasks.lock_conversation(job.conversation_id)  # the hand-over needs it
-    try:
-        reply_id = conversations.add_reply(
-            job.conversation_id, job.question_id, job.question_seq, reply.text,
-            public_id=tasks.reply_public_id(job.task_id), model=reply.model,
-            input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
-            chat_session_id=job.chat_session_id, model_id=job.model and job.model.id)
-    except IntegrityError:
-        # A reply is already stored (a claim taken over after storing it): keep it.
-        db.session.rollback()
-        tasks.lock_conversation(job.conversation_id)
-        reply_id = db.session.scalar(
-            select(Message.id).where(Message.reply_to_id == job.question_id))
-        if reply_id is None:
-            raise  # not the one-reply rule: a real error, for the task to report
-    if tasks.succeed(job.task_id, job.attempt, reply_id) is None:
-        db.session.rollback()
-        return None
-    handover = tasks.hand_over(job.conversation_id, job.question_id)
+    The answer comes from `data_set_id` when given, else the conversation's data set;
+    a chat session's question is answered by the session's model.
+    """
+    if data_set_id is not None:
+        data_sets.get_data_set(org_id, data_set_id)
+    question = conversations.append_question(org_id, conversation_id, text,
+                                             chat_session_id, data_set_id)
+    # The conversation is locked from here to the commit (append_question took it).
+    task_id, queued = tasks.add_task(org_id, KIND.name, conversation_id, question.id)
     db.session.commit()
-    events.task_events().append(job.task_id, events.END, events.end_data(
-        job.task_id, tasks.reply_public_id(job.task_id), reply.model, reply.input_tokens,
-        reply.output_tokens))
-    tasks.publish_handover(handover)
-    return reply_id
+    if queued:
+        tasks.publish(task_id, KIND.name)
+    return PostedQuestion(task_id, question.public_id, reply_public_id(task_id))
+
+
+@dataclass(frozen=True)
+class _Question:
+    """What store needs of the question, besides the reply."""
+
+    id: int
+    seq: int
+    chat_session_id: str | None
+    model_id: str | None
+
+
+# The question, the data set it is answered from, and the chat session's model, in one
+# read (a Core statement built once, see app/services/tasks.py).
+_messages, _data_sets = Message.__table__, DataSet.__table__
+_QUESTION = (
+    select(_messages.c.seq, _messages.c.text, _messages.c.public_id,
+           _messages.c.data_set_id, _messages.c.chat_session_id, _data_sets.c.name,
+           LanguageModel.id, LanguageModel.provider, LanguageModel.name)
+    .select_from(_messages)
+    .outerjoin(_data_sets, _data_sets.c.id == _messages.c.data_set_id)
+    .outerjoin(ChatSession, ChatSession.id == _messages.c.chat_session_id)
+    .outerjoin(LanguageModel, LanguageModel.id == ChatSession.model_id)
+    .where(_messages.c.id == bindparam("message_id")))
+
+
+def gather(claim: Claim) -> Gathered:
+    (seq, text, public_id, data_set_id, chat_session_id, data_set_name,
+     model_id, provider, model_name) = db.session.execute(
+        _QUESTION, {"message_id": claim.message_id}).one()
+    config = current_app.config
+    passages = [Source(hit.document_title, hit.text) for hit in search.search_passages(
+        data_set_id, text, config["RETRIEVAL_PASSAGES"])] if data_set_id else []
+    model = ModelChoice(model_id, provider, model_name) if model_id else None
+    return Gathered(
+        input=ReplyInput(
+            question=text, data_set_name=data_set_name, passages=passages, model=model,
+            history=conversations.history_turns(claim.conversation_id, seq,
+                                                config["HISTORY_MESSAGES"])),
+        kept=_Question(claim.message_id, seq, chat_session_id, model_id),
+        announce={"user_message_id": public_id,
+                  "message_id": reply_public_id(claim.task_id)})
+
+
+def store(claim: Claim, question: _Question, reply: Result) -> dict:
+    """Store the reply in the position kept after its question. The database allows
+    one reply per question (and the reply is stored in the transaction that ends the
+    claim), so nothing can store a second one."""
+    public_id = reply_public_id(claim.task_id)
+    conversations.add_reply(
+        claim.conversation_id, question.id, question.seq, reply.text, public_id=public_id,
+        model=reply.model, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
+        chat_session_id=question.chat_session_id, model_id=question.model_id)
+    return events.end_data(claim.task_id, public_id, reply.model, reply.input_tokens,
+                           reply.output_tokens)
+
+
+KIND = TaskKind("reply", "replies", gather, store)

@@ -1,46 +1,40 @@
-"""The worker's side of a summary (the dialogue store's compact): claim the task and
-read the messages, then store the summary on the conversation and finish the task in
-one transaction. Like replies, no database connection is held while the model works."""
+"""The summary: a dialogue's compact (task kind `compact`), made from its latest
+messages and stored on the dialogue; the messages stay."""
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from app.extensions import db
-from app.models import Conversation, Message
+from app.models import Conversation
 from app.models.base import utcnow
-from app.services import events, tasks
-from app.services.jobs import Reply, SummaryJob, Turn
+from app.services import conversations, events, tasks
+from app.services.agent_io import Result, SummaryInput
+from app.services.lifecycle import Gathered, TaskKind
+from app.services.tasks import Claim
 
 
-def prepare(task_id: str) -> SummaryJob | None:
-    """Claim the task and read the latest messages; None if there is nothing to do."""
-    task = tasks.claim(task_id)
-    if task is None:
-        return None
-    limit = current_app.config["SUMMARY_MESSAGES"]
-    rows = db.session.execute(
-        select(Message.role, Message.text).where(Message.conversation_id == task.conversation_id)
-        .order_by(Message.seq.desc()).limit(limit)).all()
-    db.session.close()
-    events.task_events().append(task_id, events.START, {"task_id": task_id,
-                                                        "attempt": task.attempts})
-    return SummaryJob(task_id=task_id, attempt=task.attempts,
-                      conversation_id=task.conversation_id,
-                      turns=[Turn(role, text) for role, text in reversed(rows)])
-
-
-def complete(job: SummaryJob, summary: Reply) -> bool:
-    """Store the summary and mark the task SUCCESS together, if this claim still holds
-    the task; False when the claim was lost."""
-    tasks.lock_conversation(job.conversation_id)
-    if tasks.succeed(job.task_id, job.attempt, None) is None:
-        db.session.rollback()
-        return False
-    now = utcnow()
-    db.session.execute(update(Conversation).where(Conversation.id == job.conversation_id)
-                       .values(summary=summary.text, summarized_at=now, updated_at=now))
+def queue_summary(org_id: str, conversation_id: int) -> str:
+    """Queue a summary of the conversation; returns the task id. It waits for no
+    question, and none waits for it."""
+    task_id, _ = tasks.add_task(org_id, KIND.name, conversation_id)
     db.session.commit()
-    # A summary is stored on its dialogue, not as a message.
-    events.task_events().append(job.task_id, events.END, events.end_data(
-        job.task_id, None, summary.model, summary.input_tokens, summary.output_tokens))
-    return True
+    tasks.publish(task_id, KIND.name)
+    return task_id
+
+
+def gather(claim: Claim) -> Gathered:
+    turns = conversations.history_turns(claim.conversation_id, conversations.END_OF_HISTORY,
+                                        current_app.config["SUMMARY_MESSAGES"])
+    return Gathered(SummaryInput(turns))
+
+
+def store(claim: Claim, _kept, summary: Result) -> dict:
+    """The summary goes on the conversation, not into its messages."""
+    now = utcnow()
+    db.session.execute(update(Conversation).where(Conversation.id == claim.conversation_id)
+                       .values(summary=summary.text, summarized_at=now, updated_at=now))
+    return events.end_data(claim.task_id, None, summary.model, summary.input_tokens,
+                           summary.output_tokens)
+
+
+KIND = TaskKind("compact", "replies", gather, store)

@@ -1,22 +1,26 @@
-"""Task state, the database's truth about every piece of background work.
+"""Task rows, the database's truth about every piece of background work, whatever its
+kind.
 
-The web side reads it (one indexed select) and publishes tasks after commit; the
+The web side reads them (one indexed select) and publishes tasks after commit; the
 worker side claims a task before working on it and finishes it in the same
-transaction that stores its result.
+transaction that stores its result (app/services/lifecycle.py runs those steps).
 
-A claim is a lease with a token: claiming bumps `attempts`, and a worker may finish
-the task only while the task is still STARTED with the attempt it claimed. A worker
-whose claim was taken over (the sweep judged it dead) can change nothing.
+A claim is a lease with a token: claiming bumps `attempts` and records the worker,
+and a worker may finish the task only while the task is still STARTED with the attempt
+it claimed. A worker whose claim was taken over (the sweep judged it dead) can change
+nothing.
 
-Order within a conversation: a question's task runs only when every earlier question
-of its conversation has finished. A question posted behind an unfinished one is stored
-unpublished; when a task finishes, it hands over to the next waiting question of its
-conversation, publishing it. Posting and finishing both hold the conversation's row
-lock while they decide, so a hand-over is never missed.
+Order within a conversation: a task that takes a message's place in its
+conversation's line (a question's reply) runs only when every earlier question of the
+conversation has finished. One posted behind an unfinished one is stored unpublished;
+when a task finishes, it hands over to the next waiting question of its conversation,
+publishing it. Posting and finishing both hold the conversation's row lock while they
+decide, so a hand-over is never missed.
 """
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -26,17 +30,31 @@ from app.errors import NotFound
 from app.extensions import db
 from app.models import Conversation, Message, Task, TaskState
 from app.models.base import new_uuid, utcnow
-from app.services import events
+from app.services import events, presence
 
 log = logging.getLogger(__name__)
 
-REPLY_TASK = "parley.reply"
+TASK_NAME_PREFIX = "parley."
 SWEEP_BATCH = 500
 PENDING, STARTED = TaskState.PENDING.value, TaskState.STARTED.value
+SUCCESS, FAILURE = TaskState.SUCCESS.value, TaskState.FAILURE.value
 UNFINISHED = (PENDING, STARTED)
 _TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
-# (task id, task name) of a task to publish once the caller's transaction commits.
+
+@dataclass(frozen=True)
+class Claim:
+    """A worker's hold on a task: only this attempt may finish it."""
+
+    task_id: str
+    kind: str
+    org_id: str
+    attempt: int
+    conversation_id: int | None
+    message_id: int | None
+
+
+# (task id, kind) of a task to publish once the caller's transaction commits.
 Handover = tuple[str, str] | None
 
 # The statements every message runs are Core statements over the tables, built once
@@ -45,11 +63,13 @@ Handover = tuple[str, str] | None
 _tasks = Task.__table__
 _earlier = _tasks.alias("earlier")
 _next = _tasks.alias("next_task")
+_replies = Message.__table__.alias("reply")
 
 
 def _earlier_unfinished(conversation_id, message_id):
-    """SQL: a question before `message_id` in the conversation is still unfinished.
-    Takes bound parameters or columns, so it also works correlated to the tasks table."""
+    """SQL: a question before `message_id` in the conversation is still unfinished
+    (never, for a task that takes no place in a line). Takes bound parameters or
+    columns, so it also works correlated to the tasks table."""
     return exists().where(_earlier.c.conversation_id == conversation_id,
                           _earlier.c.message_id < message_id,
                           _earlier.c.state.in_(UNFINISHED))
@@ -61,21 +81,23 @@ def _held(task_id, attempt):
         _tasks.c.attempts == attempt)
 
 
-_GET_TASK = select(*_tasks.c).where(_tasks.c.id == bindparam("task_id"),
-                                    _tasks.c.org_id == bindparam("org_id"))
+# A task and, for a question's task, the reply that answers it: the status read.
+_GET_TASK = (
+    select(*_tasks.c, _replies.c.id.label("reply_message_id"))
+    .select_from(_tasks.outerjoin(_replies, _replies.c.reply_to_id == _tasks.c.message_id))
+    .where(_tasks.c.id == bindparam("task_id"), _tasks.c.org_id == bindparam("org_id")))
 _CLAIM = (
     update(_tasks)
     .where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == PENDING,
            ~_earlier_unfinished(_tasks.c.conversation_id, _tasks.c.message_id))
-    .values(state=STARTED, attempts=_tasks.c.attempts + 1, error=None,
-            updated_at=bindparam("now"))
-    .returning(_tasks.c.conversation_id, _tasks.c.message_id, _tasks.c.data_set_id,
-               _tasks.c.chat_session_id, _tasks.c.attempts))
+    .values(state=STARTED, attempts=_tasks.c.attempts + 1, worker=bindparam("worker"),
+            error=None, updated_at=bindparam("now"))
+    .returning(_tasks.c.kind, _tasks.c.org_id, _tasks.c.attempts,
+               _tasks.c.conversation_id, _tasks.c.message_id))
 _SUCCEED = (
     update(_tasks).where(_held(bindparam("task_id"), bindparam("attempt")))
-    .values(state=TaskState.SUCCESS.value, error=None,
-            reply_message_id=bindparam("reply_id"), updated_at=bindparam("now"))
-    .returning(_tasks.c.conversation_id, _tasks.c.message_id))
+    .values(state=SUCCESS, error=None, updated_at=bindparam("now"))
+    .returning(_tasks.c.id))
 _HAND_OVER = (
     update(_tasks)
     .where(_tasks.c.id == select(_next.c.id).where(
@@ -83,10 +105,10 @@ _HAND_OVER = (
         _next.c.message_id > bindparam("after_message"), _next.c.state == PENDING)
         .order_by(_next.c.message_id).limit(1).scalar_subquery())
     .values(published_at=bindparam("now"))
-    .returning(_tasks.c.id, _tasks.c.name))
-# A question's reply task, queued now (published_at set) unless an earlier question of
-# its conversation is unfinished: then it waits unpublished for its hand-over.
-_ADD_REPLY_TASK = (
+    .returning(_tasks.c.id, _tasks.c.kind))
+# A new task, queued now (published_at set) unless an earlier question of its
+# conversation is unfinished: then it waits unpublished for its hand-over.
+_ADD_TASK = (
     insert(_tasks)
     .values(published_at=case(
         (_earlier_unfinished(bindparam("in_conversation"), bindparam("for_message")),
@@ -98,9 +120,15 @@ _LOCK_CONVERSATION = (update(_conversations)
                       .values(last_seq=_conversations.c.last_seq))
 
 
+def celery_name(kind: str) -> str:
+    """The Celery task that runs a kind's tasks, as Flower shows it."""
+    return TASK_NAME_PREFIX + kind
+
+
 def get_task(org_id: str, task_id: str):
-    """The task's row (its columns, not an ORM object: this is the hot read clients
-    poll). Another organization's task is not found, like an unknown one.
+    """The task's row (its columns and, for a question's task, `reply_message_id`; not
+    an ORM object: this is the hot read clients poll). Another organization's task is
+    not found, like an unknown one.
 
     A plain pooled connection, not the session: one read needs no unit of work, and
     the session's bookkeeping would cost more than the read."""
@@ -118,9 +146,9 @@ def outcome(task) -> tuple[str, dict] | None:
     """A finished task's terminal event, read from the database: (end, data) or
     (error, data); None while it is unfinished. For a relay whose event stream missed
     it, and for pointing a client at the stored result."""
-    if task.state == TaskState.FAILURE.value:
+    if task.state == FAILURE:
         return events.ERROR, {"task_id": task.id, "message": task.error}
-    if task.state != TaskState.SUCCESS.value:
+    if task.state != SUCCESS:
         return None
     reply = None
     if task.reply_message_id is not None:
@@ -132,13 +160,13 @@ def outcome(task) -> tuple[str, dict] | None:
     return events.END, events.end_data(task.id, *reply)
 
 
-def publish(task_id: str, name: str) -> bool:
+def publish(task_id: str, kind: str) -> bool:
     """Send the task to the broker, after the row is committed. If the broker is down,
     the row is marked unpublished and the sweep sends it later: the caller still
     answers with the task id, and nothing accepted is lost."""
     celery = current_app.extensions["celery"]
     try:
-        celery.send_task(name, args=[task_id], task_id=task_id)
+        celery.send_task(celery_name(kind), args=[task_id], task_id=task_id)
         return True
     except Exception as exc:  # kombu raises many kinds; any of them means "not sent"
         log.warning("could not publish task %s, the sweep will: %s", task_id, exc)
@@ -158,20 +186,16 @@ def _mark_unpublished(task_id: str) -> None:
         log.warning("could not mark task %s unpublished: %s", task_id, exc)
 
 
-def add_reply_task(org_id: str, conversation_id: int, message_id: int,
-                   data_set_id: int | None, chat_session_id: str | None = None
-                   ) -> tuple[str, bool]:
-    """Add the reply task of a new question (not committed; call with the conversation
-    locked). Returns its id, which is known before the commit so nothing after it
-    reads the row back, and whether it is queued now rather than waiting its turn:
-    the caller publishes it after the commit. A chat session's task is answered by
-    the session's model."""
+def add_task(org_id: str, kind: str, conversation_id: int | None = None,
+             message_id: int | None = None) -> tuple[str, bool]:
+    """Add a task (not committed; with a message, call with the conversation locked).
+    Returns its id, known before the commit so nothing after it reads the row back,
+    and whether it is queued now rather than waiting its turn: the caller publishes
+    it after the commit (publish_added)."""
     task_id, now = new_uuid(), utcnow()
-    published_at = db.session.execute(_ADD_REPLY_TASK, {
-        "id": task_id, "org_id": org_id, "name": REPLY_TASK,
-        "conversation_id": conversation_id, "message_id": message_id,
-        "data_set_id": data_set_id, "chat_session_id": chat_session_id,
-        "state": PENDING, "attempts": 0,
+    published_at = db.session.execute(_ADD_TASK, {
+        "id": task_id, "org_id": org_id, "kind": kind, "conversation_id": conversation_id,
+        "message_id": message_id, "state": PENDING, "attempts": 0,
         "created_at": now, "updated_at": now, "now": now,
         # The wait rule's own names for the same two values: SQLAlchemy reserves the
         # column names for the inserted values.
@@ -179,84 +203,71 @@ def add_reply_task(org_id: str, conversation_id: int, message_id: int,
     return task_id, published_at is not None
 
 
-def reply_public_id(task_id: str) -> str:
-    """The message id the reply of this task will be stored under. It is known from the
-    moment the task exists, so a stream can announce it before the reply is written."""
-    return "msg_" + task_id.replace("-", "")[:16]
-
-
-def add_task(org_id: str, conversation_id: int, name: str) -> str:
-    """A task on a whole conversation (not on one of its questions: it waits for no
-    question, and none waits for it), queued now (not committed; the caller publishes
-    it after the commit)."""
-    task_id, now = new_uuid(), utcnow()
-    db.session.execute(insert(_tasks).values(
-        id=task_id, org_id=org_id, name=name, conversation_id=conversation_id,
-        state=PENDING, attempts=0, created_at=now, updated_at=now, published_at=now))
-    return task_id
-
-
-def claim(task_id: str):
-    """Atomically move a PENDING task whose turn has come to STARTED, taking a new
-    attempt number; returns the claimed task's (conversation_id, message_id,
-    data_set_id, chat_session_id, attempts). None when there is nothing to do: the
-    task is unknown, finished, waiting for an earlier question, or held by another
-    worker, so a redelivered or duplicated message never runs the model twice."""
-    claimed = db.session.execute(_CLAIM, {"task_id": task_id, "now": utcnow()}).first()
+def claim(task_id: str, worker: str) -> Claim | None:
+    """Atomically move a PENDING task whose turn has come to STARTED, held by
+    `worker` under a new attempt number. None when there is nothing to do: the task
+    is unknown, finished, waiting for an earlier question, or held by another worker,
+    so a redelivered or duplicated message never runs the work twice."""
+    claimed = db.session.execute(_CLAIM, {"task_id": task_id, "worker": worker,
+                                          "now": utcnow()}).first()
     db.session.commit()
-    return claimed
+    return Claim(task_id, *claimed) if claimed else None
 
 
-def release_for_retry(task_id: str, attempt: int, error: str) -> bool:
-    """Back to PENDING so the retried delivery can claim it; the error says why. The
-    task keeps its place: later questions of its conversation go on waiting. The retry
-    counts as published now: if its message is lost, the sweep sends it again."""
+def release(held: Claim, error: str) -> bool:
+    """Back to PENDING, if this claim still holds the task, so that a later delivery
+    can claim it; the error says why. The task keeps its place: later questions of its
+    conversation go on waiting. It counts as published now: if its message is lost,
+    the sweep sends it again."""
     db.session.rollback()  # whatever failed before may have left the transaction aborted
-    released = db.session.execute(update(_tasks).where(_held(task_id, attempt)).values(
-        state=PENDING, error=f"retrying after: {error}"[:2000],
-        published_at=utcnow(), updated_at=utcnow())).rowcount
+    now = utcnow()
+    released = db.session.execute(update(_tasks).where(_held(held.task_id, held.attempt))
+                                  .values(state=PENDING, worker=None,
+                                          error=error[:2000], published_at=now,
+                                          updated_at=now)).rowcount
     db.session.commit()
     return bool(released)
 
 
 def fail(task_id: str, error: str, attempt: int | None = None) -> None:
-    """End the task FAILURE, if this claim still holds it (any unfinished task when
-    attempt is None), and hand over to the conversation's next question."""
+    """End the task FAILURE, if the claim `attempt` still holds it (any unfinished task
+    when attempt is None), and hand over to its conversation's next question."""
     db.session.rollback()  # whatever failed before may have left the transaction aborted
-    conversation_id = db.session.scalar(
-        select(_tasks.c.conversation_id).where(_tasks.c.id == task_id))
-    if conversation_id is None:
+    line = db.session.execute(select(_tasks.c.conversation_id, _tasks.c.message_id)
+                              .where(_tasks.c.id == task_id)).first()
+    if line is None:
         return
-    lock_conversation(conversation_id)
+    lock_conversation(line.conversation_id)
     holder = (_held(task_id, attempt) if attempt is not None
               else (_tasks.c.id == task_id) & _tasks.c.state.in_(UNFINISHED))
     failed = db.session.execute(
         update(_tasks).where(holder)
-        .values(state=TaskState.FAILURE.value, error=error[:2000], updated_at=utcnow())
-        .returning(_tasks.c.conversation_id, _tasks.c.message_id)).first()
-    if failed is None:
+        .values(state=FAILURE, error=error[:2000], updated_at=utcnow())).rowcount
+    if not failed:
         db.session.rollback()
         return
-    handover = hand_over(conversation_id, failed.message_id)
+    handover = hand_over(line.conversation_id, line.message_id)
     db.session.commit()
     events.task_events().append(task_id, events.ERROR, {"task_id": task_id,
                                                         "message": error[:2000]})
     publish_handover(handover)
 
 
-def succeed(task_id: str, attempt: int, reply_message_id: int):
-    """Mark SUCCESS, if the claim `attempt` still holds the task, inside the caller's
-    transaction (the one that stored the result, with the conversation locked).
-    Returns the finished task's row, or None when the claim was lost."""
-    return db.session.execute(_SUCCEED, {
-        "task_id": task_id, "attempt": attempt, "reply_id": reply_message_id,
-        "now": utcnow()}).first()
+def succeed(held: Claim) -> Handover | bool:
+    """Inside the caller's transaction (the one that stores the result, with the
+    conversation locked): mark SUCCESS if the claim still holds the task, and take the
+    conversation's next question, to publish after the commit. False when the claim
+    was lost (roll back: the result must not be stored)."""
+    if db.session.execute(_SUCCEED, {"task_id": held.task_id, "attempt": held.attempt,
+                                     "now": utcnow()}).first() is None:
+        return False
+    return hand_over(held.conversation_id, held.message_id)
 
 
-def hand_over(conversation_id: int, message_id: int | None) -> Handover:
+def hand_over(conversation_id: int | None, message_id: int | None) -> Handover:
     """The next waiting question of the conversation after `message_id`, marked
     published; the caller publishes it after its commit."""
-    if message_id is None:
+    if conversation_id is None or message_id is None:
         return None
     return db.session.execute(_HAND_OVER, {
         "of_conversation": conversation_id, "after_message": message_id, "now": utcnow()}
@@ -264,53 +275,89 @@ def hand_over(conversation_id: int, message_id: int | None) -> Handover:
 
 
 def publish_handover(handover: Handover) -> None:
-    if handover is not None:
+    if handover:
         publish(*handover)
 
 
-def lock_conversation(conversation_id: int) -> None:
+def lock_conversation(conversation_id: int | None) -> None:
     """Take the conversation's row lock for the rest of the transaction (SQLite locks
     the whole database on the first write anyway)."""
-    db.session.execute(_LOCK_CONVERSATION, {"conversation_id": conversation_id})
+    if conversation_id is not None:
+        db.session.execute(_LOCK_CONVERSATION, {"conversation_id": conversation_id})
 
 
-def sweep() -> dict:
-    """Make sure every task ends:
-    - publish tasks the broker never accepted (unpublished past a grace period), and
-      tasks published so long ago that their message must be lost (past the broker's
-      visibility timeout: a queued message would have been delivered by then);
-    - re-queue tasks whose worker died (STARTED with no progress past the deadline),
-      and fail those that have been abandoned too often to try again.
-    Only the head of each conversation's line is published; the rest follow in turn."""
-    now = utcnow()
+def sweep(restore_unacknowledged=None) -> dict:
+    """Make sure every task ends, soon:
+    - re-queue tasks whose worker died: held by a worker whose heartbeat stopped, or
+      STARTED with no progress past the time limit (a worker alive but stuck); fail
+      those abandoned too often to try again;
+    - publish tasks the broker never accepted (unpublished past a grace period), every
+      queued task when Redis restarted empty (its messages are gone), and tasks
+      published so long ago that their message must be lost.
+    Only the head of each conversation's line is published; the rest follow in turn.
+    `restore_unacknowledged(older_than)` puts back the messages a dead worker had
+    received but not acknowledged (app/broker.py)."""
     config = current_app.config
-    visibility = config["CELERY"]["broker_transport_options"]["visibility_timeout"]
-    c = _tasks.c
-    is_head = ~_earlier_unfinished(c.conversation_id, c.message_id)
-    lost = db.session.execute(
-        select(c.id, c.name).where(
-            c.state == PENDING, is_head,
-            ((c.published_at.is_(None)) & (c.created_at < now - timedelta(
-                seconds=config["UNPUBLISHED_GRACE_SECONDS"])))
-            | (c.published_at < now - timedelta(seconds=visibility)))
-        .limit(SWEEP_BATCH)).all()
-    stale = now - timedelta(seconds=config["TASK_TIME_LIMIT_SECONDS"])
-    abandoned = db.session.execute(
-        select(c.id, c.name, c.attempts).where(c.state == STARTED, c.updated_at < stale)
-        .limit(SWEEP_BATCH)).all()
-    too_often = [t for t in abandoned if t.attempts > config["REPLY_MAX_RETRIES"]]
-    # Re-queue only what is still abandoned now: a slow worker may have finished since.
-    requeued = db.session.execute(
-        update(_tasks).where(
-            c.id.in_([t.id for t in abandoned if t not in too_often]),
-            c.state == STARTED, c.updated_at < stale)
-        .values(state=PENDING, error="re-queued: its worker stopped", published_at=now)
-        .returning(c.id, c.name)).all()
-    db.session.execute(update(_tasks).where(c.id.in_([t.id for t in lost]))
-                       .values(published_at=now))
+    census = presence.census(events.task_events().client, config["WORKER_HEARTBEAT_TTL"])
+    abandoned, too_often = _abandoned(config, census)
+    requeued = _requeue(abandoned)
+    lost = _lost(config, census.redis_was_reset)
     db.session.commit()
     for task in too_often:
         fail(task.id, "gave up: its worker stopped during each of its attempts", task.attempts)
-    published = sum(publish(task_id, name) for task_id, name in [*lost, *requeued])
+    if abandoned and restore_unacknowledged is not None:
+        restore_unacknowledged(config["WORKER_HEARTBEAT_TTL"])
+    published = sum(publish(task_id, kind) for task_id, kind in [*lost, *requeued])
     return {"unpublished": len(lost), "abandoned": len(requeued), "failed": len(too_often),
             "published": published}
+
+
+def _abandoned(config, census: presence.Census) -> tuple[list, list]:
+    """STARTED tasks whose worker is dead or stuck, split into those to re-queue and
+    those that have used up their attempts."""
+    c = _tasks.c
+    started = db.session.execute(
+        select(c.id, c.kind, c.attempts, c.worker, c.updated_at)
+        .where(c.state == STARTED).order_by(c.updated_at).limit(SWEEP_BATCH)).all()
+    dead = census.dead({t.worker for t in started if t.worker})
+    stale = utcnow() - timedelta(seconds=config["TASK_TIME_LIMIT_SECONDS"])
+    abandoned = [t for t in started if t.worker in dead or t.updated_at < stale]
+    too_often = [t for t in abandoned if t.attempts > config["REPLY_MAX_RETRIES"]]
+    return [t for t in abandoned if t not in too_often], too_often
+
+
+def _requeue(abandoned: list) -> list[tuple[str, str]]:
+    """Back to PENDING, each only if the same claim still holds it (its worker may have
+    finished it since it was read)."""
+    now, requeued = utcnow(), []
+    for task in abandoned:
+        if db.session.execute(update(_tasks).where(_held(task.id, task.attempts)).values(
+                state=PENDING, worker=None, error="re-queued: its worker stopped",
+                published_at=now, updated_at=now)).rowcount:
+            requeued.append((task.id, task.kind))
+    return requeued
+
+
+def _lost(config, redis_was_reset: bool) -> list:
+    """Queued heads of line whose message the broker does not have, marked published.
+    After Redis restarted empty that is every queued head, however many."""
+    now = utcnow()
+    c = _tasks.c
+    visibility = config["CELERY"]["broker_transport_options"]["visibility_timeout"]
+    never_sent = (c.published_at.is_(None)) & (c.created_at < now - timedelta(
+        seconds=config["UNPUBLISHED_GRACE_SECONDS"]))
+    # Marked published at `now` below, so a second batch does not take them again.
+    sent_before = now if redis_was_reset else now - timedelta(seconds=visibility)
+    query = (select(c.id, c.kind)
+             .where(c.state == PENDING, never_sent | (c.published_at < sent_before),
+                    ~_earlier_unfinished(c.conversation_id, c.message_id))
+             .limit(SWEEP_BATCH))
+    lost: list = []
+    while True:
+        batch = db.session.execute(query).all()
+        if batch:
+            db.session.execute(update(_tasks).where(c.id.in_([t.id for t in batch]))
+                               .values(published_at=now))
+        lost += batch
+        if len(batch) < SWEEP_BATCH or not redis_was_reset:
+            return lost

@@ -1,9 +1,8 @@
 """The data-set QA agent: answers a question from the passages retrieved from the
 conversation's data set, with the conversation so far as context."""
 
-from app.services.jobs import Reply, ReplyJob, Turn
-from workers.llm import LLMRequest, Provider, Source
-from workers.llm.base import OnText
+from app.services.agent_io import API_ROLES, ReplyInput, Result, Source, Turn
+from workers.llm import LLMRequest, OnText, Provider
 
 SYSTEM_PROMPT = """You are Parley, an assistant that answers questions from the \
 documents of the data set "{data_set}".
@@ -17,16 +16,14 @@ INSTRUCTIONS = "\n\nInstructions stored with this conversation:\n{notes}"
 NO_PASSAGES = "(no passage of the data set matches this question)"
 NO_DATA_SET = "(this conversation has no data set)"
 
-ROLE_TO_API = {"user": "user", "agent": "assistant"}
 
-
-def answer(job: ReplyJob, provider: Provider, max_tokens: int,
-           on_text: OnText | None = None) -> Reply:
+def answer(job: ReplyInput, provider: Provider, max_tokens: int,
+           on_text: OnText | None = None) -> Result:
     return provider.generate(build_request(job, max_tokens), on_text=on_text)
 
 
-def build_request(job: ReplyJob, max_tokens: int) -> LLMRequest:
-    sources = [Source(title=hit.document_title, text=hit.text) for hit in job.passages]
+def build_request(job: ReplyInput, max_tokens: int) -> LLMRequest:
+    sources = job.passages
     # System messages (the dialogue store keeps them in the history) are instructions,
     # not turns: the Messages API takes them in the system prompt.
     notes = [turn.text for turn in job.history if turn.role == "system"]
@@ -53,7 +50,7 @@ def to_api_messages(turns: list[Turn]) -> list[dict]:
     is followed by another question)."""
     messages: list[dict] = []
     for turn in turns:
-        role = ROLE_TO_API[turn.role]
+        role = API_ROLES[turn.role]
         if not messages and role != "user":
             continue
         if messages and messages[-1]["role"] == role:

@@ -1,17 +1,23 @@
 """Claude through the official SDK, streaming.
 
-The SDK's own retries are off: a transient failure is raised as TransientLLMError and
+The SDK's own retries are off: a transient failure is raised as TransientError and
 the Celery task retries with backoff, so a waiting retry holds no worker slot and shows
 in Flower. One client per process (see registry.py) pools the connections to the model.
 """
 
 import time
+import warnings
 
 import anthropic
 import httpx2
 
-from workers.llm.base import (LLMRequest, LLMResult, OnText, PermanentLLMError,
-                              TransientLLMError)
+from app.services.agent_io import PermanentError, Result, TransientError
+from workers.llm.base import LLMRequest, OnText
+
+# The SDK warns on every call to a deprecated model; Parley warns once, as a worker
+# starts (deprecated_models below, workers/celery_app.py).
+warnings.filterwarnings("ignore", message=r"The model '.*' is deprecated",
+                        category=DeprecationWarning)
 
 # Statuses worth another try: timeouts, conflicts, rate limits, overload and 5xx.
 TRANSIENT_STATUSES = {408, 409, 429}
@@ -31,16 +37,16 @@ class AnthropicProvider:
         self.client = anthropic.Anthropic(api_key=api_key, base_url=base_url,
                                           timeout=timeout, max_retries=0)
 
-    def generate(self, request: LLMRequest, on_text: OnText | None = None) -> LLMResult:
+    def generate(self, request: LLMRequest, on_text: OnText | None = None) -> Result:
         try:
             return self._stream(request, on_text)
         except anthropic.APIStatusError as exc:
             raise _classify(exc) from exc
         except (anthropic.APIConnectionError, httpx2.TransportError) as exc:
             # Includes timeouts and a connection dropped mid-stream.
-            raise TransientLLMError(f"model connection failed: {exc}") from exc
+            raise TransientError(f"model connection failed: {exc}") from exc
 
-    def _stream(self, request: LLMRequest, on_text: OnText | None) -> LLMResult:
+    def _stream(self, request: LLMRequest, on_text: OnText | None) -> Result:
         # The raw event stream, folded here: the SDK's stream helper rebuilds a snapshot
         # of the whole message on every event, which costs more CPU than the reply's
         # other work and is not needed to join text deltas.
@@ -53,14 +59,14 @@ class AnthropicProvider:
             for event in events:
                 chunk = reply.take(event)
                 if time.monotonic() > deadline:
-                    raise TransientLLMError(
+                    raise TransientError(
                         f"the model took longer than {self.total_timeout:g}s to answer")
                 if chunk and on_text:
                     on_text(chunk)
         if not reply.complete:
             # The stream ended without message_stop: a partial reply is never a reply.
-            raise TransientLLMError("the model's stream ended before the reply was complete")
-        return LLMResult(text="".join(reply.parts), model=reply.model,
+            raise TransientError("the model's stream ended before the reply was complete")
+        return Result(text="".join(reply.parts), model=reply.model,
                          input_tokens=reply.input_tokens, output_tokens=reply.output_tokens)
 
 
@@ -95,8 +101,8 @@ def _classify(exc: anthropic.APIStatusError) -> Exception:
     status = exc.status_code
     message = f"model error {status}: {_error_message(exc)}"
     if status in TRANSIENT_STATUSES or status >= 500:
-        return TransientLLMError(message, retry_after=_retry_after(exc))
-    return PermanentLLMError(message)
+        return TransientError(message, retry_after=_retry_after(exc))
+    return PermanentError(message)
 
 
 def _error_message(exc: anthropic.APIStatusError) -> str:
@@ -110,3 +116,14 @@ def _retry_after(exc: anthropic.APIStatusError) -> float | None:
         return float(exc.response.headers.get("retry-after"))
     except (TypeError, ValueError):
         return None
+
+
+def deprecated_models(names) -> dict[str, str]:
+    """Of these model names, those the SDK lists as deprecated, with the day each
+    reaches its end of life."""
+    try:  # the SDK's own list; it has no public name, so its absence is not an error
+        from anthropic._data import DEPRECATED_MODELS
+    except ImportError:
+        return {}
+    return {name: DEPRECATED_MODELS[name] for name in sorted(names)
+            if name in DEPRECATED_MODELS}

@@ -1,21 +1,15 @@
-"""What every provider takes and gives back, and the two kinds of failure the task
-tells apart: transient (retry with backoff) and permanent (fail the task now)."""
+"""What every provider takes and gives back. The values themselves (sources, the
+result) and the two kinds of failure a provider raises (TransientError: retried with
+backoff; PermanentError: the task fails) are the core's plain data
+(app/services/agent_io.py), so a provider knows nothing of the database."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from app.services.jobs import Reply
+from app.services.agent_io import Result, Source
 
 OnText = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Source:
-    """A passage the reply must be drawn from, and the document it came from."""
-
-    title: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -33,25 +27,10 @@ class LLMRequest:
     kind: str = "answer"
 
 
-# A provider's answer is the reply the core stores: one type, not a copy of it.
-LLMResult = Reply
-
-
-class TransientLLMError(Exception):
-    """Rate limits, overload, 5xx, timeouts, dropped or cut-off streams."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class PermanentLLMError(Exception):
-    """A request the model will never accept as it is (bad request, bad key)."""
-
 
 class Provider(Protocol):
     name: str
 
-    def generate(self, request: LLMRequest, on_text: OnText | None = None) -> LLMResult:
+    def generate(self, request: LLMRequest, on_text: OnText | None = None) -> Result:
         """Produce the whole reply, calling on_text with each chunk as it arrives."""
         ...

@@ -8,9 +8,9 @@ first sentence of the latest questions and of the latest reply.
 
 import time
 
-from app.services.language_models import OFFLINE_MODEL_NAME
+from app.services.agent_io import OFFLINE_MODEL_NAME, Result, Source
 from app.services.text import query_terms, split_sentences
-from workers.llm.base import LLMRequest, LLMResult, OnText, Source
+from workers.llm.base import LLMRequest, OnText
 
 MAX_QUOTES = 3
 MAX_SUMMARY_QUESTIONS = 5
@@ -26,7 +26,7 @@ class OfflineProvider:
         # A pause between chunks, so the answer streams as a model's would.
         self.chunk_delay = chunk_delay
 
-    def generate(self, request: LLMRequest, on_text: OnText | None = None) -> LLMResult:
+    def generate(self, request: LLMRequest, on_text: OnText | None = None) -> Result:
         text = (_summary(request.sources) if request.kind == "summarize"
                 else _answer(request.question, request.sources))
         if on_text:
@@ -34,7 +34,7 @@ class OfflineProvider:
                 if number and self.chunk_delay:
                     time.sleep(self.chunk_delay)
                 on_text(chunk)
-        return LLMResult(text=text, model=OFFLINE_MODEL_NAME,
+        return Result(text=text, model=OFFLINE_MODEL_NAME,
                          input_tokens=sum(len(m["content"].split()) for m in request.messages),
                          output_tokens=len(text.split()))
 

@@ -4,8 +4,8 @@ every task the process runs."""
 
 import threading
 
-from app.services.jobs import ModelChoice
-from workers.llm.base import PermanentLLMError, Provider
+from app.services.agent_io import ModelChoice, PermanentError
+from workers.llm.base import Provider
 
 _providers: dict[tuple, Provider] = {}
 # Hundreds of worker threads ask at once when a worker starts: build each provider once.
@@ -30,7 +30,7 @@ def get_provider(config, model: ModelChoice | None = None) -> Provider:
     settings: tuple = (("chunk_delay", config["OFFLINE_CHUNK_DELAY_SECONDS"]),)
     if kind == "anthropic":
         if not config["ANTHROPIC_API_KEY"]:
-            raise PermanentLLMError("Claude is not configured here: the server has no "
+            raise PermanentError("Claude is not configured here: the server has no "
                                     "ANTHROPIC_API_KEY.")
         settings = (("api_key", config["ANTHROPIC_API_KEY"]),
                     ("base_url", config["ANTHROPIC_BASE_URL"]),

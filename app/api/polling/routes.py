@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from app.auth import SECURITY_SCHEMES, current_caller, require_caller
 from app.api.polling import schemas
 from app.errors import BadRequest, InvalidInput, UnsupportedMediaType, describe_errors
-from app.services import conversations, data_sets, tasks
+from app.services import conversations, data_sets, replies, tasks
 from app.validation import ID_CONVERTER, JSONParser, is_storable, parse_json
 
 blp = Blueprint("polling", __name__, url_prefix="/api",
@@ -97,8 +97,8 @@ class ConversationById(MethodView):
         """Send a question; the reply is produced asynchronously
 
         Poll GET /api/task_status/{task_id} until SUCCESS or FAILURE."""
-        posted = conversations.post_question(current_caller().org_id, conversation_id,
-                                             body["question_message"], body["data_set_id"])
+        posted = replies.post_question(current_caller().org_id, conversation_id,
+                                       body["question_message"], body["data_set_id"])
         return {"task_id": posted.task_id}
 
 

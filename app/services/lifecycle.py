@@ -1,0 +1,213 @@
+"""The one lifecycle every kind of work runs on.
+
+A kind (TaskKind) names its Celery task and queue and supplies two steps:
+- gather(claim) -> Gathered: inside the claim, load what the work needs as plain
+  data (app/services/agent_io.py) for its agent;
+- store(claim, kept, result) -> dict: write the result (not committed); returns the
+  data of the task's `end` event.
+Everything else is here, written once: claiming the task as a lease, closing the
+database session before the agent runs (no connection is held while the model
+thinks), the task's events, storing and finishing in one transaction, retrying
+transient model errors with backoff, failing readably, and surviving the database.
+
+A database error is transient (a refused connection, too many clients, a restart, a
+serialization failure): each database step is retried in the worker with backoff,
+so a result the model already produced is stored once the database is back, never
+thrown away and never asked for again. A step that cannot reach the database within
+DB_RETRY_SECONDS gives its claim back where it can and leaves the rest to a later
+delivery or to the sweep.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from app.extensions import db
+from app.services import events, tasks
+from app.services.agent_io import PermanentError, Result, TransientError
+from app.services.tasks import Claim
+
+log = logging.getLogger(__name__)
+
+DB_BACKOFF_FIRST, DB_BACKOFF_MAX = 0.2, 3.0
+
+
+@dataclass(frozen=True)
+class Gathered:
+    input: Any  # what the agent is handed: plain data, no rows
+    kept: Any = None  # what store needs besides the result
+    announce: dict = field(default_factory=dict)  # more fields for the `start` event
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    name: str  # stored on the task row
+    queue: str
+    gather: Callable[[Claim], Gathered]
+    store: Callable[[Claim, Any, Result], dict]
+
+    @property
+    def task(self) -> str:
+        """Its Celery task's name (parley.<name>)."""
+        return tasks.celery_name(self.name)
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """Send the task's message again after `seconds` (a Celery retry)."""
+
+    seconds: float
+    reason: Exception
+
+
+class DatabaseUnavailable(Exception):
+    """A database step kept failing for DB_RETRY_SECONDS."""
+
+
+# The agent's work: given the gathered input and a callback for each chunk of text,
+# the result. Raises TransientError or PermanentError.
+Produce = Callable[[Any, Callable[[str], None]], Result]
+
+
+def is_transient_database_error(exc: BaseException) -> bool:
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def run(kind: TaskKind, task_id: str, produce: Produce, worker: str,
+        delivery: int = 0) -> RetryLater | None:
+    """Run one delivery of a task: claim, gather, produce, store. Returns when to try
+    again, if ever (`delivery` counts this message's earlier tries)."""
+    config = current_app.config
+    try:
+        held = with_database(lambda: tasks.claim(task_id, worker))
+    except DatabaseUnavailable as exc:
+        return RetryLater(backoff(config, delivery), exc)
+    if held is None:
+        log.info("task %s has nothing to do (finished, unknown, waiting or held)", task_id)
+        return None
+    try:
+        gathered = with_database(lambda: kind.gather(held))
+    except DatabaseUnavailable as exc:
+        _give_back(held, f"database unavailable: {exc}")
+        return RetryLater(backoff(config, delivery), exc)
+    except Exception as exc:
+        return _fail(held, exc)
+    finally:
+        db.session.close()  # no connection held while the agent works
+    stream = events.task_events()
+    stream.append(task_id, events.START, {"task_id": task_id, **gathered.announce,
+                                          "attempt": held.attempt})
+    try:
+        result = produce(gathered.input, stream.content_writer(task_id))
+    except TransientError as exc:
+        return _retry_or_give_up(config, held, exc)
+    except PermanentError as exc:
+        return _end_failed(held, str(exc))
+    except Exception as exc:
+        return _fail(held, exc)
+    return _store(kind, held, gathered.kept, result)
+
+
+def _store(kind: TaskKind, held: Claim, kept, result: Result) -> None:
+    """Store the result and finish the task in one transaction, retried while the
+    database is unavailable; the `end` event once committed."""
+
+    def store_and_finish():
+        tasks.lock_conversation(held.conversation_id)  # the hand-over needs it
+        handover = tasks.succeed(held)
+        if handover is False:
+            db.session.rollback()
+            return False, None
+        end = kind.store(held, kept, result)
+        db.session.commit()
+        return handover, end
+
+    try:
+        handover, end = with_database(store_and_finish)
+    except DatabaseUnavailable:
+        # Still STARTED under this claim: the sweep re-queues it after the time limit.
+        log.error("task %s: its result could not be stored within %ss; it will run "
+                  "again", held.task_id, current_app.config["DB_RETRY_SECONDS"])
+        return None
+    except Exception as exc:
+        return _fail(held, exc)
+    if handover is False:
+        log.info("task %s: claim %s was taken over; its result is dropped",
+                 held.task_id, held.attempt)
+        return None
+    events.task_events().append(held.task_id, events.END, end)
+    tasks.publish_handover(handover)
+    return None
+
+
+def _retry_or_give_up(config, held: Claim, exc: TransientError) -> RetryLater | None:
+    if held.attempt > config["REPLY_MAX_RETRIES"]:
+        return _end_failed(held, f"gave up after {held.attempt} attempts: {exc}")
+    released = _give_back(held, f"retrying after: {exc}")
+    if not released:
+        return None
+    return RetryLater(backoff(config, held.attempt - 1, exc.retry_after), exc)
+
+
+def _give_back(held: Claim, error: str) -> bool:
+    try:
+        return with_database(lambda: tasks.release(held, error))
+    except DatabaseUnavailable:
+        return False  # still STARTED: the sweep re-queues it
+
+
+def _fail(held: Claim, exc: Exception) -> None:
+    """Neither the model's fault nor a passing one: end the task readably rather than
+    leave it for the sweep to retry."""
+    log.exception("task %s failed", held.task_id, exc_info=exc)
+    return _end_failed(held, f"internal error: {type(exc).__name__}: {exc}"[:500])
+
+
+def _end_failed(held: Claim, error: str) -> None:
+    try:
+        with_database(lambda: tasks.fail(held.task_id, error, held.attempt))
+    except DatabaseUnavailable:
+        log.error("task %s could not be failed (%s); the sweep will take it", held.task_id,
+                  error)
+    return None
+
+
+def with_database(step: Callable[[], Any]):
+    """Run a database step, again and again with backoff while the database is
+    unavailable, for up to DB_RETRY_SECONDS; then DatabaseUnavailable."""
+    deadline = time.monotonic() + current_app.config["DB_RETRY_SECONDS"]
+    pause = DB_BACKOFF_FIRST
+    while True:
+        try:
+            return step()
+        except Exception as exc:
+            if not is_transient_database_error(exc):
+                raise
+            _rollback()
+            if time.monotonic() + pause > deadline:
+                raise DatabaseUnavailable(str(getattr(exc, "orig", exc))) from exc
+            log.warning("database unavailable, trying again in %.1fs: %s", pause,
+                        getattr(exc, "orig", exc))
+            time.sleep(pause)
+            pause = min(pause * 2, DB_BACKOFF_MAX)
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except Exception as exc:  # the connection is gone: the pool gives a new one later
+        log.debug("rollback failed: %s", exc)
+
+
+def backoff(config, retries: int, retry_after: float | None = None) -> float:
+    """Exponential backoff, and not sooner than the model's retry-after; both capped
+    at PARLEY_RETRY_BACKOFF_MAX."""
+    delay = min(config["RETRY_BACKOFF_SECONDS"] * 2 ** retries,
+                config["RETRY_BACKOFF_MAX_SECONDS"])
+    return max(delay, min(retry_after or 0, config["RETRY_BACKOFF_MAX_SECONDS"]))

@@ -1,0 +1,26 @@
+"""The kinds of background work, in one place. Each kind (app/services/lifecycle.py's
+TaskKind) is declared by its own module with its gather and store steps; this
+registry lists them, and the Celery settings (routes, the queues a worker consumes)
+and the worker's task entry points (workers/tasks.py) read them from here.
+
+Adding a kind: a module in app/services declaring it (name, queue, gather, store, as
+replies.py does), one line in KINDS below, its agent (workers/agents) and its entry
+point in workers/tasks.py. The lifecycle does the rest.
+"""
+
+from app.services import replies, summaries
+from app.services.lifecycle import TaskKind
+
+MAINTENANCE_QUEUE = "maintenance"
+# Periodic upkeep (celery beat), not work a task row records.
+SWEEP_TASK = "parley.sweep"
+
+KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (replies.KIND, summaries.KIND)}
+# Every queue a worker consumes unless told otherwise (`--queues`).
+QUEUES = tuple(dict.fromkeys([*(kind.queue for kind in KINDS.values()), MAINTENANCE_QUEUE]))
+
+
+def routes() -> dict:
+    """Celery's task_routes: each task to its kind's queue."""
+    return {**{kind.task: {"queue": kind.queue} for kind in KINDS.values()},
+            SWEEP_TASK: {"queue": MAINTENANCE_QUEUE}}
