@@ -21,6 +21,7 @@ up: install
 	$(BIN)/parley up --port $(PORT)
 
 test: install-test
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
