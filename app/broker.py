@@ -10,7 +10,9 @@ pool), so the channel keeps one, and builds a new one only when its pool is repl
 Celery uses this transport for redis:// and rediss:// broker URLs (app/config.py).
 """
 
+import json
 import time
+from datetime import datetime, timezone
 
 from celery import current_app as current_celery
 from kombu.transport import redis as kombu_redis
@@ -35,20 +37,49 @@ class Transport(kombu_redis.Transport):
 TRANSPORT = f"{__name__}:Transport"
 
 
-def restore_unacknowledged(older_than: float) -> int:
-    """Put back in their queues the messages workers received more than `older_than`
-    seconds ago and have not acknowledged, as kombu does after its visibility timeout:
-    for the sweep, once it has found a dead worker, whose messages would otherwise wait
-    that long. A live worker's message put back is delivered again and does nothing
-    (its task is held, or done: the claim decides). Returns how many were put back."""
-    restored = 0
+
+def stranded_messages(older_than: float) -> dict[str, str]:
+    """The messages workers received more than `older_than` seconds ago and have not
+    acknowledged, that are not waiting for a later time (a retry's countdown): task id
+    -> delivery tag. kombu's Redis transport keeps each in a hash until it is
+    acknowledged, and puts it back in its queue only after the visibility timeout (for
+    Parley, minutes): the sweep asks which of these a dead worker held."""
     with current_celery.connection_for_write() as connection:
         channel = connection.default_channel
         if not hasattr(channel, "unacked_index_key"):
-            return 0  # not a Redis broker (memory:// in tests)
+            return {}  # not a Redis broker (memory:// in tests)
         client = channel.client
-        ceiling = time.time() - older_than
-        for tag in client.zrangebyscore(channel.unacked_index_key, 0, ceiling):
-            channel.qos.restore_by_tag(tag, client)
-            restored += 1
-    return restored
+        tags = client.zrangebyscore(channel.unacked_index_key, 0, time.time() - older_than)
+        payloads = client.hmget(channel.unacked_key, tags) if tags else []
+    stranded = {}
+    for tag, payload in zip(tags, payloads):
+        headers = _headers(payload)
+        if headers.get("id") and not _waits(headers.get("eta")):
+            stranded[headers["id"]] = tag.decode() if isinstance(tag, bytes) else tag
+    return stranded
+
+
+def restore(tags) -> None:
+    """Put these received, unacknowledged messages back in their queues, as kombu does
+    after its visibility timeout."""
+    with current_celery.connection_for_write() as connection:
+        channel = connection.default_channel
+        for tag in tags:
+            channel.qos.restore_by_tag(tag, channel.client)
+
+
+def _headers(payload) -> dict:
+    try:
+        message = json.loads(payload)[0]
+        return message.get("headers") or {}
+    except (TypeError, ValueError, IndexError, AttributeError):
+        return {}
+
+
+def _waits(eta: str | None) -> bool:
+    if not eta:
+        return False
+    try:
+        return datetime.fromisoformat(eta) > datetime.now(timezone.utc)
+    except (TypeError, ValueError):
+        return False

@@ -156,8 +156,11 @@ def celery_settings(config) -> dict:
         # A broker outage must not hang the API: fail fast, the sweep publishes later.
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0,
                                       "interval_step": 0.2, "interval_max": 0.5},
+        # A sweep not run by the time the next is due is dropped, not piled up (while
+        # no worker runs, beat goes on sending them).
         "beat_schedule": {task_kinds.SWEEP_TASK: {
-            "task": task_kinds.SWEEP_TASK, "schedule": config["SWEEP_INTERVAL_SECONDS"]}},
+            "task": task_kinds.SWEEP_TASK, "schedule": config["SWEEP_INTERVAL_SECONDS"],
+            "options": {"expires": config["SWEEP_INTERVAL_SECONDS"] * 2}}},
     }
 
 

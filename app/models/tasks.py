@@ -42,9 +42,10 @@ class Task(db.Model):
     # The lease: each claim takes the next attempt number, and only the claim holding
     # the current one may finish the task.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # The worker process holding the claim (app/services/presence.py): when its
-    # heartbeat stops, the sweep re-queues the task at once.
-    worker: Mapped[str | None] = mapped_column(String(128))
+    # The worker process holding the claim, or that is to publish the queued task's
+    # message (app/services/presence.py): when its heartbeat stops, the sweep
+    # re-queues the task at once. NULL once the task has finished.
+    worker: Mapped[str | None] = mapped_column(String(128), index=True)
     # Set when the task is enqueued and cleared if the broker refused it; the sweep
     # publishes rows left NULL.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -8,7 +8,9 @@ transaction that stores its result (app/services/lifecycle.py runs those steps).
 A claim is a lease with a token: claiming bumps `attempts` and records the worker,
 and a worker may finish the task only while the task is still STARTED with the attempt
 it claimed. A worker whose claim was taken over (the sweep judged it dead) can change
-nothing.
+nothing. A queued task records the worker that publishes its message after a commit (a
+hand-over, a retry, the sweep), so a worker that dies between the two is noticed too.
+A finished task records no worker: `worker` is set on unfinished work only.
 
 Order within a conversation: a task that takes a message's place in its
 conversation's line (a question's reply) runs only when every earlier question of the
@@ -96,7 +98,7 @@ _CLAIM = (
                _tasks.c.conversation_id, _tasks.c.message_id))
 _SUCCEED = (
     update(_tasks).where(_held(bindparam("task_id"), bindparam("attempt")))
-    .values(state=SUCCESS, error=None, updated_at=bindparam("now"))
+    .values(state=SUCCESS, error=None, worker=None, updated_at=bindparam("now"))
     .returning(_tasks.c.id))
 _HAND_OVER = (
     update(_tasks)
@@ -104,7 +106,7 @@ _HAND_OVER = (
         _next.c.conversation_id == bindparam("of_conversation"),
         _next.c.message_id > bindparam("after_message"), _next.c.state == PENDING)
         .order_by(_next.c.message_id).limit(1).scalar_subquery())
-    .values(published_at=bindparam("now"))
+    .values(published_at=bindparam("now"), worker=bindparam("publisher"))
     .returning(_tasks.c.id, _tasks.c.kind))
 # A new task, queued now (published_at set) unless an earlier question of its
 # conversation is unfinished: then it waits unpublished for its hand-over.
@@ -222,7 +224,7 @@ def release(held: Claim, error: str) -> bool:
     db.session.rollback()  # whatever failed before may have left the transaction aborted
     now = utcnow()
     released = db.session.execute(update(_tasks).where(_held(held.task_id, held.attempt))
-                                  .values(state=PENDING, worker=None,
+                                  .values(state=PENDING, worker=presence.this_worker(),
                                           error=error[:2000], published_at=now,
                                           updated_at=now)).rowcount
     db.session.commit()
@@ -242,7 +244,7 @@ def fail(task_id: str, error: str, attempt: int | None = None) -> None:
               else (_tasks.c.id == task_id) & _tasks.c.state.in_(UNFINISHED))
     failed = db.session.execute(
         update(_tasks).where(holder)
-        .values(state=FAILURE, error=error[:2000], updated_at=utcnow())).rowcount
+        .values(state=FAILURE, error=error[:2000], worker=None, updated_at=utcnow())).rowcount
     if not failed:
         db.session.rollback()
         return
@@ -266,12 +268,12 @@ def succeed(held: Claim) -> Handover | bool:
 
 def hand_over(conversation_id: int | None, message_id: int | None) -> Handover:
     """The next waiting question of the conversation after `message_id`, marked
-    published; the caller publishes it after its commit."""
+    published by this worker; the caller publishes it after its commit."""
     if conversation_id is None or message_id is None:
         return None
     return db.session.execute(_HAND_OVER, {
-        "of_conversation": conversation_id, "after_message": message_id, "now": utcnow()}
-    ).first()
+        "of_conversation": conversation_id, "after_message": message_id, "now": utcnow(),
+        "publisher": presence.this_worker()}).first()
 
 
 def publish_handover(handover: Handover) -> None:
@@ -286,7 +288,7 @@ def lock_conversation(conversation_id: int | None) -> None:
         db.session.execute(_LOCK_CONVERSATION, {"conversation_id": conversation_id})
 
 
-def sweep(restore_unacknowledged=None) -> dict:
+def sweep(broker=None) -> dict:
     """Make sure every task ends, soon:
     - re-queue tasks whose worker died: held by a worker whose heartbeat stopped, or
       STARTED with no progress past the time limit (a worker alive but stuck); fail
@@ -294,46 +296,69 @@ def sweep(restore_unacknowledged=None) -> dict:
     - publish tasks the broker never accepted (unpublished past a grace period), every
       queued task when Redis restarted empty (its messages are gone), and tasks
       published so long ago that their message must be lost.
-    Only the head of each conversation's line is published; the rest follow in turn.
-    `restore_unacknowledged(older_than)` puts back the messages a dead worker had
-    received but not acknowledged (app/broker.py)."""
+    - put back in their queues the messages a dead worker received but never started
+      (queued tasks whose message has been held unacknowledged for a heartbeat's
+      lifetime; `broker`: app/broker.py).
+    Only the head of each conversation's line is published; the rest follow in turn."""
     config = current_app.config
     census = presence.census(events.task_events().client, config["WORKER_HEARTBEAT_TTL"])
     abandoned, too_often = _abandoned(config, census)
     requeued = _requeue(abandoned)
     lost = _lost(config, census.redis_was_reset)
+    stranded = _stranded(broker, config["WORKER_HEARTBEAT_TTL"]) if broker else []
     db.session.commit()
     for task in too_often:
         fail(task.id, "gave up: its worker stopped during each of its attempts", task.attempts)
-    if abandoned and restore_unacknowledged is not None:
-        restore_unacknowledged(config["WORKER_HEARTBEAT_TTL"])
+    if stranded:
+        broker.restore(stranded)
     published = sum(publish(task_id, kind) for task_id, kind in [*lost, *requeued])
     return {"unpublished": len(lost), "abandoned": len(requeued), "failed": len(too_often),
-            "published": published}
+            "restored": len(stranded), "published": published}
+
+
+def _stranded(broker, older_than: float) -> list[str]:
+    """Delivery tags of messages held unacknowledged for `older_than` seconds whose task
+    is still queued: a live worker claims a message it receives at once, so their
+    worker is dead."""
+    held = broker.stranded_messages(older_than)
+    if not held:
+        return []
+    queued = db.session.scalars(select(_tasks.c.id).where(
+        _tasks.c.id.in_(list(held)), _tasks.c.state == PENDING)).all()
+    return [held[task_id] for task_id in queued]
 
 
 def _abandoned(config, census: presence.Census) -> tuple[list, list]:
-    """STARTED tasks whose worker is dead or stuck, split into those to re-queue and
-    those that have used up their attempts."""
+    """Unfinished tasks whose worker is dead (it held the claim, or was to publish the
+    message), or STARTED with no progress past the time limit (a worker alive but
+    stuck); split into those to re-queue and those that have used up their attempts."""
     c = _tasks.c
-    started = db.session.execute(
-        select(c.id, c.kind, c.attempts, c.worker, c.updated_at)
-        .where(c.state == STARTED).order_by(c.updated_at).limit(SWEEP_BATCH)).all()
-    dead = census.dead({t.worker for t in started if t.worker})
+    columns = (c.id, c.kind, c.state, c.attempts, c.worker)
+    held = db.session.execute(select(*columns).where(c.worker.is_not(None))
+                              .limit(SWEEP_BATCH)).all()
+    dead = census.dead({t.worker for t in held})
     stale = utcnow() - timedelta(seconds=config["TASK_TIME_LIMIT_SECONDS"])
-    abandoned = [t for t in started if t.worker in dead or t.updated_at < stale]
-    too_often = [t for t in abandoned if t.attempts > config["REPLY_MAX_RETRIES"]]
+    stuck = db.session.execute(select(*columns).where(c.state == STARTED,
+                                                      c.updated_at < stale)
+                               .limit(SWEEP_BATCH)).all()
+    abandoned = list({t.id: t for t in [*stuck, *(t for t in held if t.worker in dead)]
+                      }.values())
+    too_often = [t for t in abandoned
+                 if t.state == STARTED and t.attempts > config["REPLY_MAX_RETRIES"]]
     return [t for t in abandoned if t not in too_often], too_often
 
 
 def _requeue(abandoned: list) -> list[tuple[str, str]]:
-    """Back to PENDING, each only if the same claim still holds it (its worker may have
-    finished it since it was read)."""
-    now, requeued = utcnow(), []
+    """Queued again, and to be published by this worker; each only if it is as it was
+    read (its worker may have finished it since)."""
+    now, requeued, c = utcnow(), [], _tasks.c
     for task in abandoned:
-        if db.session.execute(update(_tasks).where(_held(task.id, task.attempts)).values(
-                state=PENDING, worker=None, error="re-queued: its worker stopped",
-                published_at=now, updated_at=now)).rowcount:
+        said = {"error": "re-queued: its worker stopped"} if task.state == STARTED else {}
+        if db.session.execute(update(_tasks).where(
+                c.id == task.id, c.state == task.state, c.attempts == task.attempts,
+                c.worker.is_not_distinct_from(task.worker))
+                .values(state=PENDING, worker=presence.this_worker(), published_at=now,
+                        updated_at=now, **said)).rowcount:
             requeued.append((task.id, task.kind))
     return requeued
 
@@ -357,7 +382,7 @@ def _lost(config, redis_was_reset: bool) -> list:
         batch = db.session.execute(query).all()
         if batch:
             db.session.execute(update(_tasks).where(c.id.in_([t.id for t in batch]))
-                               .values(published_at=now))
+                               .values(published_at=now, worker=presence.this_worker()))
         lost += batch
         if len(batch) < SWEEP_BATCH or not redis_was_reset:
             return lost

@@ -7,7 +7,8 @@ Create Date: 2026-11-28 03:40:00
 
 - tasks.name (the Celery task name) becomes tasks.kind ('parley.reply' -> 'reply',
   'parley.compact' -> 'compact'); the registry maps a kind to its task and queue.
-- tasks.worker: the worker process holding the claim.
+- tasks.worker: the worker process holding the claim (or to publish the message) of
+  an unfinished task, indexed for the sweep.
 - tasks.conversation_id may be NULL (work about no conversation).
 - tasks.data_set_id moves to the question (messages.data_set_id); tasks.chat_session_id
   was on the question already; tasks.reply_message_id is the message whose
@@ -61,10 +62,12 @@ def upgrade():
         batch_op.drop_column('reply_message_id')
         batch_op.drop_column('chat_session_id')
         batch_op.drop_column('name')
+        batch_op.create_index(batch_op.f('ix_tasks_worker'), ['worker'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tasks_worker'))
         batch_op.add_column(sa.Column('name', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('chat_session_id', sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column('reply_message_id', sa.Integer(), nullable=True))
