@@ -30,7 +30,7 @@ def prepare_worker(**_) -> None:
         _heartbeat.append(Heartbeat(client, config["WORKER_HEARTBEAT_INTERVAL"],
                                     config["WORKER_HEARTBEAT_TTL"]).start())
     get_provider(config)
-    warn_of_deprecated_models()
+    warn_of_deprecated_models(flask_app)
 
 
 @worker_shutdown.connect
@@ -40,14 +40,15 @@ def stop_heartbeat(**_) -> None:
         heartbeat.stop()
 
 
-def warn_of_deprecated_models() -> None:
-    with flask_app.app_context():
+def warn_of_deprecated_models(app) -> None:
+    """One warning per deprecated Claude model this installation may call (the SDK
+    itself would warn on every call)."""
+    with app.app_context():
         try:
-            names = language_models.claude_models_in_use(flask_app.config)
+            names = language_models.claude_models_in_use(app.config)
         except Exception as exc:  # the database may not be up yet; this is only advice
             log.warning("could not list the models in use: %s", exc)
-            names = {name for provider, name in
-                     language_models.configured_models(flask_app.config)
+            names = {name for provider, name in language_models.configured_models(app.config)
                      if provider == "anthropic"}
     for name, end_of_life in deprecated_models(names).items():
         log.warning("model %s is deprecated and reaches its end of life on %s: configure "

@@ -8,9 +8,9 @@ Arguments are ids only, so Flower shows what runs without showing what users wro
 from celery import shared_task
 from flask import current_app
 
-from app.services import lifecycle, presence, replies, summaries, tasks, task_kinds
+from app import broker
+from app.services import lifecycle, presence, replies, summaries, task_kinds, tasks
 from app.services.lifecycle import TaskKind
-from app.broker import restore_unacknowledged
 from workers.agents import data_set_qa, summariser
 from workers.llm import get_provider
 
@@ -42,4 +42,4 @@ compact = kind_task(summaries.KIND, summariser.summarize)
 
 @shared_task(name=task_kinds.SWEEP_TASK)
 def sweep() -> dict:
-    return tasks.sweep(restore_unacknowledged)
+    return tasks.sweep(broker)
