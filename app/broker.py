@@ -7,11 +7,15 @@ client is safe to share between threads (each command takes a connection from th
 pool), so the channel keeps one, and builds a new one only when its pool is replaced
 (after a fork or a reconnection).
 
+The channel also closes cleanly when its Redis server has gone away (see
+`Channel.close`), so a worker survives a Redis restart and reconnects by itself.
+
 Celery uses this transport for redis:// and rediss:// broker URLs (app/config.py).
 """
 
 import json
 import time
+from contextlib import suppress
 from datetime import datetime, timezone
 
 from celery import current_app as current_celery
@@ -28,6 +32,27 @@ class Channel(kombu_redis.Channel):
         if client is None or client.connection_pool is not self.pool:
             client = self._shared_client = super()._create_client()
         return client
+
+    def close(self):
+        """Close the channel even when its server is gone.
+
+        kombu's close reads the reply of a BRPOP in flight, deletes the auto-delete
+        queues, then restores the unacknowledged messages; on a dead connection the
+        first of these raises and the rest never runs. On a lost connection Celery's
+        consumer calls `collect()`, which closes the channels (stopping at the first
+        that raises) and detaches the transport, then `close()`, which closed the task
+        channel again: it still had messages to restore, built a pool from the
+        detached transport and raised AttributeError (no `hostname` on None), which
+        Celery treats as unrecoverable: the worker exited with every task it was
+        running. So a connection error finishes the close without the server: its
+        auto-delete queues cannot be deleted there anyway, and the tasks of messages it
+        could not restore still run here and acknowledge them when they end."""
+        try:
+            super().close()
+        except self.connection_errors:
+            self.auto_delete_queues.clear()
+            with suppress(*self.connection_errors):
+                super().close()  # picks up where the first attempt stopped
 
 
 class Transport(kombu_redis.Transport):

@@ -12,14 +12,19 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import parley_home
 
 STOP_TIMEOUT_SECONDS = 20
-RESTART_DELAY_SECONDS = 1.0
-QUICK_DEATH_SECONDS = 10
-MAX_QUICK_DEATHS = 5
+# A child that exits is started again after a delay that doubles while it keeps exiting
+# (a broker outage can last minutes), up to a cap, and starts from the first delay again
+# once it has lived a while.
+RESTART_FIRST_DELAY_SECONDS = 1.0
+RESTART_MAX_DELAY_SECONDS = 30.0
+RESTART_RESET_AFTER_SECONDS = 60.0
+POLL_SECONDS = 0.2  # how soon a stop request or an exit is noticed
 
 
 def run_stack(host: str, port: int, concurrency: int) -> int:
@@ -117,11 +122,23 @@ def _spawn(command: list[str]) -> subprocess.Popen:
     return subprocess.Popen(command, start_new_session=True)
 
 
-def _wait(children: list[subprocess.Popen]) -> int:
-    """Keep the children running until Ctrl-C or SIGTERM. A child that exits is
-    restarted, as any process supervisor would: a Celery worker exits when its broker
-    connection drops while it holds unacknowledged messages (their redelivery and the
-    sweep make sure nothing is lost). One that keeps dying at once stops everything."""
+@dataclass
+class _Restarts:
+    """One child's restart state."""
+    started: float
+    delay: float = 0.0  # the last delay it was restarted after
+    due: float | None = None  # when it is to be started again, if it has exited
+
+
+def _wait(children: list[subprocess.Popen], *, spawn=None, clock=time.monotonic,
+          sleep=time.sleep) -> int:
+    """Keep the children running until Ctrl-C or SIGTERM; `children` is updated in
+    place, so the caller stops the current ones. A child that exits is restarted after
+    a delay that grows while it keeps exiting, and never given up on: the others keep
+    serving meanwhile, and whatever made it exit (Redis or the database down for a
+    while) usually passes. Nothing sleeps through a stop request: the loop looks at the
+    children and the request every POLL_SECONDS."""
+    spawn = spawn or _spawn
     stop = {"requested": False}
 
     def request_stop(signum, _frame):
@@ -129,30 +146,44 @@ def _wait(children: list[subprocess.Popen]) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    started = [time.monotonic()] * len(children)
-    quick_deaths = [0] * len(children)  # quick exits in a row, per child
+    states = [_Restarts(started=clock()) for _ in children]
     while not stop["requested"]:
-        for index, child in enumerate(children):
-            if child.poll() is None:
-                continue
-            lived = time.monotonic() - started[index]
-            quick_deaths[index] = quick_deaths[index] + 1 if lived < QUICK_DEATH_SECONDS else 0
-            if quick_deaths[index] >= MAX_QUICK_DEATHS:
-                print(f"parley: {_name(child)} keeps exiting ({child.returncode}); stopping",
-                      file=sys.stderr, flush=True)
-                return 1
-            print(f"parley: {_name(child)} exited with {child.returncode}; restarting",
-                  file=sys.stderr, flush=True)
-            time.sleep(RESTART_DELAY_SECONDS)
-            children[index] = _spawn(child.args)
-            started[index] = time.monotonic()
-        time.sleep(0.2)
+        for index, state in enumerate(states):
+            _tend(children, index, state, clock(), spawn)
+        sleep(POLL_SECONDS)
     print("Stopping Parley...", flush=True)
     return 0
 
 
+def _tend(children: list, index: int, state: _Restarts, now: float, spawn) -> None:
+    """Schedule the restart of a child that has exited, or restart it when it is due."""
+    child = children[index]
+    if state.due is None:
+        if child.poll() is not None:
+            _schedule_restart(child, state, now)
+    elif now >= state.due:
+        children[index] = spawn(child.args)
+        state.started, state.due = now, None
+
+
+def _schedule_restart(child, state: _Restarts, now: float) -> None:
+    lived = now - state.started
+    if lived >= RESTART_RESET_AFTER_SECONDS or not state.delay:
+        state.delay = RESTART_FIRST_DELAY_SECONDS
+    else:
+        state.delay = min(state.delay * 2, RESTART_MAX_DELAY_SECONDS)
+    state.due = now + state.delay
+    print(f"parley: {_name(child)} exited with {child.returncode} after {lived:.1f} s; "
+          f"restarting in {state.delay:g} s", file=sys.stderr, flush=True)
+
+
 def _name(child: subprocess.Popen) -> str:
-    return " ".join(child.args[2:5])
+    """The program and its first arguments, and a worker's node name."""
+    args = list(child.args)
+    name = " ".join(args[2:6])
+    if "--hostname" in args[:-1]:
+        name += " " + args[args.index("--hostname") + 1]
+    return name
 
 
 def _stop(children: list[subprocess.Popen]) -> None:
