@@ -11,6 +11,9 @@ The channel also closes cleanly when its Redis server has gone away (see
 `Channel.close`), so a worker survives a Redis restart and reconnects by itself.
 
 Celery uses this transport for redis:// and rediss:// broker URLs (app/config.py).
+
+Below it, what the sweep asks of the broker: the messages a worker received and never
+acknowledged, and putting them back in their queues.
 """
 
 import json
@@ -60,7 +63,6 @@ class Transport(kombu_redis.Transport):
 
 
 TRANSPORT = f"{__name__}:Transport"
-
 
 
 def stranded_messages(older_than: float) -> dict[str, str]:
