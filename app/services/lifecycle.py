@@ -92,6 +92,17 @@ def run(kind: TaskKind, task_id: str, produce: Produce, worker: str,
         log.info("task %s has nothing to do (finished, unknown, waiting or held)", task_id)
         return None
     try:
+        return _run_claimed(kind, held, produce, config, delivery)
+    except Exception as exc:  # whatever escaped the steps: the task still ends
+        if is_transient_database_error(exc):
+            _give_back(held, f"database unavailable: {exc}")
+            return RetryLater(backoff(config, delivery), exc)
+        return _fail(held, exc)
+
+
+def _run_claimed(kind: TaskKind, held: Claim, produce: Produce, config,
+                 delivery: int) -> RetryLater | None:
+    try:
         gathered = with_database(lambda: kind.gather(held))
     except DatabaseUnavailable as exc:
         _give_back(held, f"database unavailable: {exc}")
@@ -99,12 +110,12 @@ def run(kind: TaskKind, task_id: str, produce: Produce, worker: str,
     except Exception as exc:
         return _fail(held, exc)
     finally:
-        db.session.close()  # no connection held while the agent works
+        _let_go_of_the_connection()  # none is held while the agent works
     stream = events.task_events()
-    stream.append(task_id, events.START, {"task_id": task_id, **gathered.announce,
-                                          "attempt": held.attempt})
+    stream.append(held.task_id, events.START, {"task_id": held.task_id, **gathered.announce,
+                                               "attempt": held.attempt})
     try:
-        result = produce(gathered.input, stream.content_writer(task_id))
+        result = produce(gathered.input, stream.content_writer(held.task_id))
     except TransientError as exc:
         return _retry_or_give_up(config, held, exc)
     except PermanentError as exc:
@@ -203,6 +214,16 @@ def _rollback() -> None:
         db.session.rollback()
     except Exception as exc:  # the connection is gone: the pool gives a new one later
         log.debug("rollback failed: %s", exc)
+
+
+def _let_go_of_the_connection() -> None:
+    """Close the session, handing its connection back; one the database dropped is
+    discarded (closing it fails, and must not fail the task)."""
+    try:
+        db.session.close()
+    except Exception as exc:
+        log.debug("closing the session failed: %s", exc)
+        db.session.remove()
 
 
 def backoff(config, retries: int, retry_after: float | None = None) -> float:

@@ -274,7 +274,7 @@ class Fault:
 def _calls_per_question(fake_model, questions) -> dict[str, int]:
     """How often the model was asked each question (the last user turn of a call)."""
     asked = [request["messages"][-1]["content"] for request in fake_model.requests
-             if request.get("messages")]
+             if isinstance(request, dict) and request.get("messages")]
     return {q: sum(q in text for text in asked) for q in questions}
 
 
