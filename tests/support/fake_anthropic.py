@@ -17,7 +17,7 @@ over HTTP:
     POST /_reset     back to defaults
     GET  /_requests  JSON list of the recorded POST /v1/messages bodies
 
-Run it in the foreground with ``python -m tests.fake_anthropic --port 8765``.
+Run it in the foreground with ``python -m tests.support.fake_anthropic --port 8765``.
 
 ``POST /v1/messages``, in order:
 
