@@ -2,8 +2,10 @@
 set a conversation up and ask in it."""
 
 import uuid
+from datetime import datetime
 
 from app.services import organizations
+from workers.tasks import reply
 
 SLA_DOCUMENT = (
     "FiberUP Business Duplex is a symmetric fibre plan for companies.\n\n"
@@ -50,3 +52,15 @@ def new_org() -> dict:
     """{"org_id", "key_id", "api_key"} of a new organization (inside an app context).
     Each test works in organizations of its own, so a shared database needs no cleaning."""
     return organizations.create_key(f"org-{uuid.uuid4().hex}")
+
+
+def ask_and_answer(client, auth, conversation_id, question=SLA_QUESTION) -> dict:
+    """Ask through the polling face, run the reply task in-process (as a worker would,
+    with the app's model), and return the agent message the history ends with."""
+    reply.apply(args=[ask(client, auth, conversation_id, question)])
+    return history(client, auth, conversation_id)[-1]
+
+
+def is_utc_timestamp(value: str) -> bool:
+    """An ISO 8601 timestamp with an explicit UTC offset."""
+    return datetime.fromisoformat(value).utcoffset().total_seconds() == 0

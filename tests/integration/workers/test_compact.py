@@ -6,7 +6,7 @@ import pytest
 
 from app.extensions import db
 from app.models import Conversation
-from tests.conftest import ask
+from tests.support.data import ask
 
 pytestmark = pytest.mark.integration
 HISTORY = [

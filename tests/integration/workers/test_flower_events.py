@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from tests.integration.test_polling_flow import ask, setup_conversation
+from tests.support.data import ask, setup_conversation
 
 pytestmark = pytest.mark.integration
 EVENT_TIMEOUT_SECONDS = 30
@@ -35,7 +35,7 @@ def test_reply_task_is_named_and_carries_only_ids(offline_stack):
     assert ready.wait(10)
 
     auth = offline_stack.new_org()
-    task_id = ask(offline_stack, auth, setup_conversation(offline_stack, auth))
+    task_id = ask(offline_stack.client, auth, setup_conversation(offline_stack.client, auth))
     offline_stack.wait_for_task(auth, task_id)
     assert done.wait(EVENT_TIMEOUT_SECONDS)
 

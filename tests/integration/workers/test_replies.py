@@ -5,45 +5,21 @@ import pytest
 
 from app.extensions import db
 from app.models import Message
-from tests.conftest import PRICE_DOCUMENT, SLA_DOCUMENT, SLA_QUESTION
-from tests.conftest import ask as ask_through
+from tests.support.data import SLA_QUESTION, ask, history, setup_conversation
 
 pytestmark = pytest.mark.integration
 QUESTION = SLA_QUESTION
 
 
-def setup_conversation(stack, auth) -> int:
-    client = stack.client
-    data_set = client.post("/api/data_sets", json={"name": "Plans"}, headers=auth).get_json()
-    for title, content in (("FiberUP Business Duplex", SLA_DOCUMENT),
-                           ("Home price list", PRICE_DOCUMENT)):
-        response = client.post(f"/api/data_sets/{data_set['id']}/documents",
-                               json={"title": title, "content": content}, headers=auth)
-        assert response.status_code == 201
-    conversation = client.post("/api/conversations", json={"data_set_id": data_set["id"]},
-                               headers=auth)
-    assert conversation.status_code == 201
-    return conversation.get_json()["id"]
-
-
-def ask(stack, auth, conversation_id, question=QUESTION) -> str:
-    return ask_through(stack.client, auth, conversation_id, question)
-
-
-def history(stack, auth, conversation_id) -> list[dict]:
-    return stack.client.get(f"/api/conversations/{conversation_id}",
-                            headers=auth).get_json()["history"]
-
-
 def test_spec_flow_with_claude(claude_stack, fake_model):
     auth = claude_stack.new_org()
-    conversation_id = setup_conversation(claude_stack, auth)
-    task_id = ask(claude_stack, auth, conversation_id)
+    conversation_id = setup_conversation(claude_stack.client, auth)
+    task_id = ask(claude_stack.client, auth, conversation_id)
 
     status = claude_stack.wait_for_task(auth, task_id)
 
     assert status["state"] == "SUCCESS"
-    messages = history(claude_stack, auth, conversation_id)
+    messages = history(claude_stack.client, auth, conversation_id)
     assert [m["role"] for m in messages] == ["user", "agent"]
     assert messages[0]["text"] == QUESTION
     assert messages[1]["text"].startswith("[fake-claude] I read 1 messages.")
@@ -57,27 +33,29 @@ def test_spec_flow_with_claude(claude_stack, fake_model):
 
 def test_second_question_sees_the_first_answer(claude_stack, fake_model):
     auth = claude_stack.new_org()
-    conversation_id = setup_conversation(claude_stack, auth)
-    claude_stack.wait_for_task(auth, ask(claude_stack, auth, conversation_id))
-    claude_stack.wait_for_task(auth, ask(claude_stack, auth, conversation_id, "And the price?"))
+    conversation_id = setup_conversation(claude_stack.client, auth)
+    client = claude_stack.client
+    claude_stack.wait_for_task(auth, ask(client, auth, conversation_id))
+    claude_stack.wait_for_task(auth, ask(client, auth, conversation_id, "And the price?"))
 
     sent = fake_model.requests[-1]["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
     assert sent[1]["content"].startswith("[fake-claude]")
-    assert [m["role"] for m in history(claude_stack, auth, conversation_id)] == [
+    assert [m["role"] for m in history(claude_stack.client, auth, conversation_id)] == [
         "user", "agent", "user", "agent"]
 
 
 def test_transient_model_errors_are_retried(claude_stack, fake_model):
     fake_model.configure(faults=["429", "529", "500", "cut"])
     auth = claude_stack.new_org()
-    conversation_id = setup_conversation(claude_stack, auth)
+    conversation_id = setup_conversation(claude_stack.client, auth)
 
-    status = claude_stack.wait_for_task(auth, ask(claude_stack, auth, conversation_id))
+    status = claude_stack.wait_for_task(auth, ask(claude_stack.client, auth, conversation_id))
 
     assert status["state"] == "SUCCESS"
     assert status["attempts"] == 5
-    replies = [m for m in history(claude_stack, auth, conversation_id) if m["role"] == "agent"]
+    messages = history(claude_stack.client, auth, conversation_id)
+    replies = [m for m in messages if m["role"] == "agent"]
     # The stream cut mid-way was not stored: one reply, and a whole one.
     assert len(replies) == 1
     assert replies[0]["text"].startswith("[fake-claude]")
@@ -87,9 +65,9 @@ def test_transient_model_errors_are_retried(claude_stack, fake_model):
 def test_model_timeout_is_retried(claude_stack, fake_model):
     fake_model.configure(faults=["timeout"], timeout_sleep=3.0)
     auth = claude_stack.new_org()
-    conversation_id = setup_conversation(claude_stack, auth)
+    conversation_id = setup_conversation(claude_stack.client, auth)
 
-    status = claude_stack.wait_for_task(auth, ask(claude_stack, auth, conversation_id))
+    status = claude_stack.wait_for_task(auth, ask(claude_stack.client, auth, conversation_id))
 
     assert status["state"] == "SUCCESS"
     assert status["attempts"] == 2
@@ -98,22 +76,22 @@ def test_model_timeout_is_retried(claude_stack, fake_model):
 def test_permanent_model_error_fails_readably(claude_stack, fake_model):
     fake_model.configure(faults=["400"])
     auth = claude_stack.new_org()
-    conversation_id = setup_conversation(claude_stack, auth)
+    conversation_id = setup_conversation(claude_stack.client, auth)
 
-    status = claude_stack.wait_for_task(auth, ask(claude_stack, auth, conversation_id))
+    status = claude_stack.wait_for_task(auth, ask(claude_stack.client, auth, conversation_id))
 
     assert status["state"] == "FAILURE"
     assert status["attempts"] == 1
     assert "model error 400" in status["error"]
-    assert [m["role"] for m in history(claude_stack, auth, conversation_id)] == ["user"]
+    assert [m["role"] for m in history(claude_stack.client, auth, conversation_id)] == ["user"]
 
 
 def test_retries_exhausted_end_in_failure(claude_stack, fake_model):
     fake_model.configure(fault_share=1.0, fault_kinds=["529"])
     auth = claude_stack.new_org()
-    conversation_id = setup_conversation(claude_stack, auth)
+    conversation_id = setup_conversation(claude_stack.client, auth)
 
-    status = claude_stack.wait_for_task(auth, ask(claude_stack, auth, conversation_id))
+    status = claude_stack.wait_for_task(auth, ask(claude_stack.client, auth, conversation_id))
 
     assert status["state"] == "FAILURE"
     assert status["attempts"] == 5  # the first try and PARLEY_REPLY_MAX_RETRIES=4
@@ -123,8 +101,8 @@ def test_retries_exhausted_end_in_failure(claude_stack, fake_model):
 
 def test_unknown_and_foreign_ids_are_404(claude_stack):
     owner, stranger = claude_stack.new_org(), claude_stack.new_org()
-    conversation_id = setup_conversation(claude_stack, owner)
-    task_id = ask(claude_stack, owner, conversation_id)
+    conversation_id = setup_conversation(claude_stack.client, owner)
+    task_id = ask(claude_stack.client, owner, conversation_id)
     client = claude_stack.client
 
     assert client.get("/api/task_status/00000000-0000-0000-0000-000000000000",
@@ -140,24 +118,24 @@ def test_unknown_and_foreign_ids_are_404(claude_stack):
 
 def test_offline_model_answers_from_the_documents(offline_stack):
     auth = offline_stack.new_org()
-    conversation_id = setup_conversation(offline_stack, auth)
+    conversation_id = setup_conversation(offline_stack.client, auth)
 
-    status = offline_stack.wait_for_task(auth, ask(offline_stack, auth, conversation_id))
+    status = offline_stack.wait_for_task(auth, ask(offline_stack.client, auth, conversation_id))
 
     assert status["state"] == "SUCCESS"
-    answer = history(offline_stack, auth, conversation_id)[1]["text"]
+    answer = history(offline_stack.client, auth, conversation_id)[1]["text"]
     assert "\u201cFiberUP Business Duplex\u201d" in answer
     assert "includes an SLA guaranteeing 99.9% uptime" in answer
 
 
 def test_offline_model_says_when_the_data_set_has_no_answer(offline_stack):
     auth = offline_stack.new_org()
-    conversation_id = setup_conversation(offline_stack, auth)
+    conversation_id = setup_conversation(offline_stack.client, auth)
 
     status = offline_stack.wait_for_task(
-        auth, ask(offline_stack, auth, conversation_id, "Who won the 1998 world cup?"))
+        auth, ask(offline_stack.client, auth, conversation_id, "Who won the 1998 world cup?"))
 
-    answer = history(offline_stack, auth, conversation_id)[1]["text"]
+    answer = history(offline_stack.client, auth, conversation_id)[1]["text"]
     assert status["state"] == "SUCCESS"
     assert "could not find the answer in this data set" in answer
 
@@ -165,14 +143,14 @@ def test_offline_model_says_when_the_data_set_has_no_answer(offline_stack):
 def test_questions_sent_back_to_back_are_answered_in_order(claude_stack, fake_model):
     fake_model.configure(latency=0.05)
     auth = claude_stack.new_org()
-    conversation_id = setup_conversation(claude_stack, auth)
+    conversation_id = setup_conversation(claude_stack.client, auth)
     questions = [f"Question number {n}?" for n in range(20)]
 
-    task_ids = [ask(claude_stack, auth, conversation_id, q) for q in questions]
+    task_ids = [ask(claude_stack.client, auth, conversation_id, q) for q in questions]
     statuses = [claude_stack.wait_for_task(auth, task_id) for task_id in task_ids]
 
     assert {s["state"] for s in statuses} == {"SUCCESS"}
-    messages = history(claude_stack, auth, conversation_id)
+    messages = history(claude_stack.client, auth, conversation_id)
     assert [m["role"] for m in messages] == ["user", "agent"] * len(questions)
     assert [m["text"] for m in messages[::2]] == questions
     for n, answer in enumerate(messages[1::2]):

@@ -1,16 +1,13 @@
 """Streaming end to end: a real gunicorn web process relays, as Server-Sent Events, the
 events a real Celery worker writes while the fake Claude streams its reply.
 
-The worker runs with PARLEY_LLM_TIMEOUT=1.5 (tests/integration/conftest.py), which bounds
+The worker runs with PARLEY_LLM_TIMEOUT=1.5 (tests/support/stacks.py), which bounds
 a whole model call: every slow reply configured here finishes well inside it.
 """
 
 import itertools
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,9 +17,9 @@ import httpx2
 import pytest
 
 from app.services import language_models, organizations
-from tests.fake_anthropic import WORDS_PER_CHUNK, split_into_chunks
-from tests.integration.conftest import ROOT, stop_worker
-from tests.integration.test_polling_flow import setup_conversation
+from tests.support.data import setup_conversation
+from tests.support.fake_anthropic import WORDS_PER_CHUNK, split_into_chunks
+from tests.support.processes import free_port, start_gunicorn, stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -101,12 +98,6 @@ def after_last_start(events: list[SSE]) -> list[SSE]:
 # -- the web process -----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Web:
     """A gunicorn process of the app, and an HTTP client to it."""
 
@@ -157,21 +148,16 @@ def web(claude_stack, tmp_path_factory):
     config = claude_stack.app.config
     port = free_port()
     log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    env = {**os.environ, "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+    env = {"DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
            "REDIS_URL": config["REDIS_URL"], "PARLEY_SSE_HEARTBEAT": str(HEARTBEAT_SECONDS)}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "app.wsgi:app", "--bind", f"127.0.0.1:{port}",
-             "--worker-class", "gthread", "--workers", "1", "--threads", "20",
-             "--access-logfile", "-", "--error-logfile", "-"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = start_gunicorn(env, port, log_path)
     server = Web(process, f"http://127.0.0.1:{port}", log_path, claude_stack)
     try:
         _wait_until_up(server)
         yield server
     finally:
         server.client.close()
-        stop_worker(process)  # gunicorn stops the same way
+        stop_process(process)
 
 
 def _wait_until_up(server: Web) -> None:
@@ -436,7 +422,7 @@ def test_cut_then_success_restarts_the_content(web, chat, fake_model):
 
 def test_task_events_of_a_polling_face_task(web, claude_stack, fake_model):
     auth = claude_stack.new_org()
-    conversation_id = setup_conversation(claude_stack, auth)
+    conversation_id = setup_conversation(claude_stack.client, auth)
     task_id = web.call("POST", f"/api/conversations/{conversation_id}", auth, 202,
                        json={"question_message": "What is the SLA?"}).json()["task_id"]
 

@@ -11,7 +11,7 @@ from app.models import Message, Task
 from app.models.base import utcnow
 from app.services import replies, tasks
 from app.services.jobs import Reply
-from tests.conftest import ask
+from tests.support.data import ask
 from workers.tasks import reply
 
 QUESTION = "Does FiberUP Business Duplex include an SLA?"

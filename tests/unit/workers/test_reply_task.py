@@ -1,33 +1,24 @@
-"""The `parley.reply` task with the anthropic provider, against the fake Messages API
-(tests/fake_anthropic.py): success, retried transient faults, permanent faults,
-exhausted retries, what the model is sent, and cut-off streams."""
+"""The `parley.reply` task (workers/tasks.py) with the anthropic provider, against the
+fake Messages API (tests/support/fake_anthropic.py): success, retried transient faults,
+permanent faults, exhausted retries, what the model is sent, and cut-off streams."""
 
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 import workers.tasks  # noqa: F401 - registers parley.reply
 from app.models import Message, Task
-from tests.conftest import ask
-from tests.fake_anthropic import FakeAnthropicServer, input_tokens
-from workers.llm import PermanentLLMError, TransientLLMError
-from workers.llm.anthropic import AnthropicProvider
-from workers.llm.base import LLMRequest
+from tests.support.data import SLA_QUESTION, ask
+from tests.support.fake_anthropic import input_tokens
+from tests.support.processes import ROOT
 from workers.tasks import reply
 
-QUESTION = "Does FiberUP Business Duplex include an SLA?"
+QUESTION = SLA_QUESTION
 MODEL = "claude-test"
 REPLY = "Yes: FiberUP Business Duplex includes an SLA with 99.9 percent uptime and more words."
-
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeAnthropicServer() as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -38,13 +29,6 @@ def claude(app, server):
                       ANTHROPIC_BASE_URL=server.url, ANTHROPIC_MODEL=MODEL,
                       LLM_TIMEOUT_SECONDS=5.0, REPLY_MAX_RETRIES=3)
     yield server
-    server.reset()
-
-
-@pytest.fixture
-def provider(server):
-    server.reset()
-    yield AnthropicProvider(api_key="test", base_url=server.url, model=MODEL, timeout=2.0)
     server.reset()
 
 
@@ -62,67 +46,6 @@ def stored_reply(db, task_id) -> Message | None:
     db.session.expire_all()
     task = db.session.get(Task, task_id)
     return db.session.scalar(select(Message).where(Message.reply_to_id == task.message_id))
-
-
-def simple_request(question=QUESTION) -> LLMRequest:
-    return LLMRequest(system="Answer briefly.", messages=[{"role": "user", "content": question}],
-                      max_tokens=100)
-
-
-# -- the provider on its own ----------------------------------------------------------------
-
-
-def test_provider_returns_text_model_and_usage(provider, server):
-    server.configure(reply=REPLY)
-
-    result = provider.generate(simple_request())
-
-    assert result.text == REPLY
-    assert result.model == MODEL
-    assert result.input_tokens == input_tokens(server.requests[-1])
-    assert result.output_tokens == len(REPLY.split())
-
-
-def test_provider_streams_chunks_that_join_to_the_text(provider, server):
-    server.configure(reply=REPLY)
-    chunks = []
-
-    result = provider.generate(simple_request(), on_text=chunks.append)
-
-    assert len(chunks) > 1
-    assert "".join(chunks) == result.text
-
-
-def test_provider_streams_the_request(provider, server):
-    provider.generate(simple_request())
-
-    assert server.requests[-1]["stream"] is True
-    assert server.requests[-1]["model"] == MODEL
-
-
-@pytest.mark.parametrize("fault", ["429", "500", "503", "529", "cut"])
-def test_provider_raises_transient_error_for_retryable_faults(provider, server, fault):
-    server.configure(faults=[fault])
-
-    with pytest.raises(TransientLLMError):
-        provider.generate(simple_request())
-
-
-@pytest.mark.parametrize("fault", ["400", "401"])
-def test_provider_raises_permanent_error_for_bad_requests(provider, server, fault):
-    server.configure(faults=[fault])
-
-    with pytest.raises(PermanentLLMError, match=fault):
-        provider.generate(simple_request())
-
-
-def test_provider_passes_on_retry_after(provider, server):
-    server.configure(faults=["429"], retry_after="7")
-
-    with pytest.raises(TransientLLMError) as caught:
-        provider.generate(simple_request())
-
-    assert caught.value.retry_after == 7.0
 
 
 # -- the task -----------------------------------------------------------------------------------
@@ -306,6 +229,6 @@ def test_a_starting_worker_builds_its_model_provider_before_any_task(tmp_path):
            "ANTHROPIC_API_KEY": "test"}
     env.pop("DATABASE_URL", None)
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                         text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+                         text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['AnthropicProvider']"

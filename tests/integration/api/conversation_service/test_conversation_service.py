@@ -1,14 +1,10 @@
-"""The conversation service face (/api/conversation, /api/models) and the task event
-stream (GET /api/tasks/{task_id}/events), driven through the Flask test client on BOTH
-databases: every test runs once on a migrated SQLite file and once on PostgreSQL.
+"""The conversation service face (/api/conversation, /api/models), driven through the
+Flask test client on BOTH databases: every test runs once on a migrated SQLite file and
+once on PostgreSQL (tests/integration/api/conftest.py).
 
 No worker runs (Celery publishes to memory://): a reply is written in-process with the
 worker's own service functions (app.services.replies.prepare/complete), and the task
 events live in the unit apps' fake Redis.
-
-Each test works in an organization of its own, so the shared PostgreSQL database needs
-no cleaning between tests. The models table is global: a test that disables a model
-disables one it added under a unique name.
 """
 
 import json
@@ -23,11 +19,11 @@ from app.models import ChatSession, Conversation, LanguageModel, Message, Task
 from app.services import chat_sessions, language_models, replies, tasks
 from app.services import dialogues as dialogue_service
 from app.services.jobs import Reply
-from tests.integration.conftest import new_org
+from tests.support.conversation_service import (OFFLINE_MODEL_ID, Api, answer, error,
+                                                sse_events)
 
 pytestmark = pytest.mark.integration
 
-OFFLINE_MODEL_ID = language_models.model_id("offline", language_models.OFFLINE_MODEL_NAME)
 ENDPOINTS = [
     ("POST", "/api/conversation/create"),
     ("GET", "/api/conversation/list"),
@@ -39,105 +35,7 @@ ENDPOINTS = [
 ]
 
 
-# -- fixtures ------------------------------------------------------------------------------
-
-@pytest.fixture
-def app(app_on_each_database):
-    """With the configured models synced (idempotent)."""
-    # An idle relay checks the database this often: a test that reads too far waits
-    # half a second, not fifteen.
-    app_on_each_database.config["SSE_HEARTBEAT_SECONDS"] = 0.5
-    language_models.sync_configured(app_on_each_database.config)
-    return app_on_each_database
-
-
-@pytest.fixture
-def other(app):
-    """Another organization, authenticating the other way (X-API-Key)."""
-    key = new_org()
-    return {**key, "auth": {"X-API-Key": key["api_key"]}}
-
-
-@pytest.fixture
-def spare_model(app) -> str:
-    """The id of an enabled model of this test's own (safe to disable)."""
-    return language_models.add_model("offline", f"cs-test-{uuid.uuid4().hex[:12]}").id
-
-
 # -- helpers -------------------------------------------------------------------------------
-
-class Api:
-    """The face's calls as one organization: org_id added to every query."""
-
-    def __init__(self, client, auth: dict, org_id: str):
-        self.client, self.auth, self.org_id = client, auth, org_id
-
-    def get(self, path: str, **query):
-        return self.client.get(path, query_string={"org_id": self.org_id, **query},
-                               headers=self.auth)
-
-    def post(self, path: str, body=None, **kwargs):
-        return self.client.post(path, query_string={"org_id": self.org_id}, json=body,
-                                headers=self.auth, **kwargs)
-
-    def create(self, title: str = "Project Discussion", **body) -> dict:
-        response = self.post("/api/conversation/create", {"title": title, **body})
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
-
-    def session(self, conversation_id: str, model_id: str = OFFLINE_MODEL_ID) -> dict:
-        response = self.post("/api/conversation/create_session",
-                             {"conversation_id": conversation_id, "model_id": model_id})
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
-
-    def messages(self, conversation_id: str, **query) -> list[dict]:
-        response = self.get("/api/conversation/messages", conversation_id=conversation_id,
-                            **query)
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()
-
-    def listed(self, **query) -> list[str]:
-        response = self.get("/api/conversation/list", **query)
-        assert response.status_code == 200, response.get_json()
-        return [item["id"] for item in response.get_json()]
-
-    def chat(self, chat_session_id: str, message: str = "How do vector databases work?"
-             ) -> str:
-        """Post a message on stream_chat; the id of its reply task, read from the
-        stream's first frame (the stream itself would wait for a worker)."""
-        response = self.post("/api/conversation/stream_chat",
-                             {"chat_session_id": chat_session_id, "message": message},
-                             buffered=False)
-        try:
-            assert response.status_code == 200, response.get_data()
-            first = next(iter(response.response))
-        finally:
-            response.close()
-        first = first.decode() if isinstance(first, bytes) else first
-        assert first.startswith("retry: 1000\n: task "), first
-        return first.removeprefix("retry: 1000\n: task ").strip()
-
-
-@pytest.fixture
-def api(client, auth, org) -> Api:
-    return Api(client, auth, org["org_id"])
-
-
-@pytest.fixture
-def other_api(client, other) -> Api:
-    return Api(client, other["auth"], other["org_id"])
-
-
-def error(response, status: int) -> dict:
-    """Assert the face's error shape; the body."""
-    body = response.get_json()
-    assert response.status_code == status, (response.status_code, body)
-    assert body["code"] == status, body
-    assert body["status"], body
-    assert isinstance(body["message"], str) and body["message"], body
-    return body
-
 
 def count(model, **where) -> int:
     query = select(func.count()).select_from(model)
@@ -156,46 +54,6 @@ def conversation_row(org_id: str, public_id: str) -> Conversation:
 def task_row(task_id: str) -> Task:
     db.session.expire_all()
     return db.session.get(Task, task_id)
-
-
-def answer(task_id: str, text: str = "They index embeddings.", model: str = "claude-x",
-           input_tokens: int = 12, output_tokens: int = 5):
-    """Write the task's reply as a worker would: claim, then store and finish."""
-    job = replies.prepare(task_id)
-    assert job is not None, f"task {task_id} could not be claimed"
-    assert replies.complete(job, Reply(text=text, model=model, input_tokens=input_tokens,
-                                       output_tokens=output_tokens)) is not None
-    return job
-
-
-def sse_events(response) -> list[dict]:
-    """Read an SSE body until its end or error event: [{"id", "event", "data"}]."""
-    events = []
-    try:
-        assert response.status_code == 200, response.get_data()
-        for chunk in response.response:
-            text = chunk.decode() if isinstance(chunk, bytes) else chunk
-            for block in text.split("\n\n"):
-                fields = dict(line.split(": ", 1) for line in block.splitlines()
-                              if line and not line.startswith((":", "retry:")))
-                if "event" in fields:
-                    events.append({"id": fields["id"], "event": fields["event"],
-                                   "data": json.loads(fields["data"])})
-            if events and events[-1]["event"] in ("end", "error"):
-                return events
-        return events
-    finally:
-        response.close()
-
-
-def task_events(client, auth, task_id: str, headers: dict | None = None, **query):
-    return client.get(f"/api/tasks/{task_id}/events", query_string=query,
-                      headers={**auth, **(headers or {})}, buffered=False)
-
-
-def event_order(event_id: str) -> tuple[int, int]:
-    milliseconds, sequence = event_id.split("-")
-    return int(milliseconds), int(sequence)
 
 
 def is_uuid(text: str) -> bool:
@@ -754,81 +612,6 @@ def test_messages_with_another_organizations_org_id_are_403(api, other, client, 
     error(response, 403)
 
 
-# -- GET /api/tasks/{task_id}/events -------------------------------------------------------
-
-@pytest.fixture
-def answered(api) -> dict:
-    """A chat session's question, answered in-process: its ids."""
-    conversation = api.create()["id"]
-    session = api.session(conversation)
-    task_id = api.chat(session["id"], "What is a vector?")
-    answer(task_id, "A list of numbers.", model="m1", input_tokens=30, output_tokens=7)
-    question = api.messages(conversation)[0]
-    return {"conversation": conversation, "session": session["id"], "task": task_id,
-            "question": question["id"], "reply": tasks.reply_public_id(task_id)}
-
-
-def test_task_events_stream_start_then_end(client, auth, answered):
-    response = task_events(client, auth, answered["task"])
-    assert response.mimetype == "text/event-stream"
-    assert response.headers["Cache-Control"] == "no-cache"
-    start, end = sse_events(response)
-    assert start["event"] == "start" and end["event"] == "end"
-    assert event_order(start["id"]) < event_order(end["id"])
-    assert start["data"]["task_id"] == answered["task"]
-    assert start["data"]["user_message_id"] == answered["question"]
-    assert start["data"]["message_id"] == answered["reply"]
-    assert end["data"]["message_id"] == answered["reply"]
-    assert end["data"]["usage"] == {"input_tokens": 30, "output_tokens": 7}
-
-
-def test_task_events_resume_after_last_event_id(client, auth, answered):
-    start, end = sse_events(task_events(client, auth, answered["task"]))
-    resumed = sse_events(task_events(client, auth, answered["task"],
-                                     {"Last-Event-ID": start["id"]}))
-    assert resumed == [end]
-
-
-def test_task_events_resume_after_the_last_event_id_query_parameter(client, auth, answered):
-    start, end = sse_events(task_events(client, auth, answered["task"]))
-    assert sse_events(task_events(client, auth, answered["task"],
-                                  last_event_id=start["id"])) == [end]
-
-
-@pytest.mark.parametrize("bogus", ["abc", "12", "1-2-3", "-1-0"])
-def test_task_events_refuse_a_bogus_last_event_id_with_400(client, auth, answered, bogus):
-    response = client.get(f"/api/tasks/{answered['task']}/events",
-                          headers={**auth, "Last-Event-ID": bogus})
-    error(response, 400)
-
-
-def test_task_events_of_another_organizations_task_are_404(client, answered, other):
-    response = client.get(f"/api/tasks/{answered['task']}/events", headers=other["auth"])
-    error(response, 404)
-
-
-@pytest.mark.parametrize("task_id", ["00000000-0000-4000-8000-000000000000", "not-a-task"])
-def test_task_events_of_an_unknown_task_are_404(client, auth, task_id):
-    error(client.get(f"/api/tasks/{task_id}/events", headers=auth), 404)
-
-
-def test_task_events_of_a_finished_task_whose_stream_expired_are_410(app, client, auth,
-                                                                      answered):
-    app.extensions["task_events"].client.delete(f"parley:task-events:{answered['task']}")
-    response = client.get(f"/api/tasks/{answered['task']}/events", headers=auth)
-    body = response.get_json()
-    assert response.status_code == 410, body
-    assert body["code"] == 410 and body["state"] == "SUCCESS"
-    assert body["task_id"] == answered["task"]
-    assert answered["reply"] in body["message"]
-    assert body["outcome"]["event"] == "end"
-    assert body["outcome"]["data"]["message_id"] == answered["reply"]
-
-
-def test_task_events_need_an_api_key(client, answered):
-    error(client.get(f"/api/tasks/{answered['task']}/events"), 401)
-
-
 def test_stream_chat_relays_the_reply_as_it_is_written(api):
     conversation = api.create()["id"]
     session = api.session(conversation)
@@ -846,26 +629,3 @@ def test_stream_chat_relays_the_reply_as_it_is_written(api):
     assert start["data"]["user_message_id"] == api.messages(conversation)[0]["id"]
     assert end["data"]["message_id"] == tasks.reply_public_id(task_id)
     assert end["data"]["usage"] == {"input_tokens": 3, "output_tokens": 4}
-
-
-def test_task_events_end_from_the_database_when_the_stream_lost_it(app, client, auth,
-                                                                   answered):
-    streams = app.extensions["task_events"].client
-    key = f"parley:task-events:{answered['task']}"
-    [(end_id, _)] = [entry for entry in streams.xrange(key) if entry[1]["event"] == "end"]
-    streams.xdel(key, end_id)
-    start, end = sse_events(task_events(client, auth, answered["task"]))
-    assert start["event"] == "start"
-    assert end["event"] == "end"
-    assert end["data"]["message_id"] == answered["reply"]
-    assert end["data"]["usage"] == {"input_tokens": 30, "output_tokens": 7}
-
-
-def test_task_events_of_a_failed_reply_end_with_an_error(api, client, auth):
-    conversation = api.create()["id"]
-    task_id = api.chat(api.session(conversation)["id"])
-    tasks.fail(task_id, "the model is unavailable")
-    [failed] = sse_events(task_events(client, auth, task_id))
-    assert failed["event"] == "error"
-    assert failed["data"] == {"task_id": task_id, "message": "the model is unavailable"}
-    assert [m["role"] for m in api.messages(conversation)] == ["user"]

@@ -1,8 +1,6 @@
 """The dialogue store face (/dialogue), driven through the Flask test client on BOTH
-databases: every test runs once on a migrated SQLite file and once on PostgreSQL.
-
-Each test works in an organization of its own (all data is org-scoped), so the shared
-PostgreSQL database needs no cleaning between tests.
+databases: every test runs once on a migrated SQLite file and once on PostgreSQL
+(tests/integration/api/conftest.py).
 """
 
 import base64
@@ -17,23 +15,9 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import Conversation, Message, Organization
 from app.services import dialogues as dialogue_service
-from tests.conftest import ask
-from tests.integration.conftest import new_org
+from tests.support.data import ask
 
 pytestmark = pytest.mark.integration
-
-
-# -- fixtures ------------------------------------------------------------------------------
-
-@pytest.fixture
-def app(app_on_each_database):
-    return app_on_each_database
-
-
-@pytest.fixture
-def other_auth(app):
-    """Another organization, authenticating the other way (X-API-Key)."""
-    return {"X-API-Key": new_org()["api_key"]}
 
 
 # -- helpers -------------------------------------------------------------------------------

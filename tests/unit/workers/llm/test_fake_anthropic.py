@@ -39,18 +39,12 @@ import anthropic
 import httpx2
 import pytest
 
-from tests.fake_anthropic import FakeAnthropicServer, split_into_chunks
+from tests.support.fake_anthropic import FakeAnthropicServer, split_into_chunks
 
 MODEL = "claude-fake-test"
 QUESTION = "What does the basic plan cost per month?"
 USER_MESSAGES = [{"role": "user", "content": QUESTION}]
 EXPECTED_REPLY = f"[fake-claude] I read 1 messages. You asked: {QUESTION}"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeAnthropicServer() as fake:
-        yield fake
 
 
 @pytest.fixture(autouse=True)
