@@ -1,5 +1,6 @@
-"""Bad requests: each gets a JSON error {code, status, message} with the right status,
-a message naming the field, and changes nothing. No response here may be a 500."""
+"""Bad requests to the polling face, on BOTH databases (tests/integration/api/conftest.py):
+each gets a JSON error {code, status, message} with the right status, a message naming
+the field, and changes nothing. No response here may be a 500."""
 
 import json
 from contextlib import contextmanager
@@ -8,8 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Conversation, DataSet, Document, Message, Passage, Task
+from tests.support.data import SLA_QUESTION
 
-QUESTION = "Does FiberUP Business Duplex include an SLA?"
+pytestmark = pytest.mark.integration
+QUESTION = SLA_QUESTION
 MAX_QUESTION = 10_000
 
 

@@ -1,9 +1,12 @@
-"""Paging a conversation's history from its end: ?limit=N, then ?before=<older>."""
+"""The polling face's history paging, from the conversation's end: ?limit=N, then
+?before=<older>; on BOTH databases (tests/integration/api/conftest.py)."""
 
 import pytest
 
-from tests.conftest import ask
+from tests.support.data import ask
 from workers.tasks import reply
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
