@@ -8,7 +8,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,17 +20,13 @@ from pathlib import Path
 import psycopg
 import redis
 
+from tests.support.processes import free_port  # noqa: F401 - the benchmarks' ports
+
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get("PARLEY_BENCH_POSTGRES",
                                     "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("PARLEY_BENCH_REDIS", "redis://127.0.0.1:6379/14")
 LOGS = Path(tempfile.mkdtemp(prefix="parley-bench-"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -57,7 +57,7 @@ def create_conversations(database_url: str, org_id: str, count: int,
 
 def fake_model(latency: float):
     port = free_port()
-    return process([sys.executable, "-m", "tests.fake_anthropic", "--port", str(port)],
+    return process([sys.executable, "-m", "tests.support.fake_anthropic", "--port", str(port)],
                    os.environ, "fake-model", ready=log_says("http://")), port
 
 

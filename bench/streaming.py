@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bench.harness import (LOGS, ROOT, bench_database, env_for, flush_redis, free_port,
                            gunicorn, median, percentile, report)
-from tests.fake_anthropic import split_into_chunks
+from tests.support.fake_anthropic import split_into_chunks
 
 MODEL_NAME = "claude-fake-1"
 WEB_WORKERS, WEB_THREADS = 2, 300  # the Procfile's web process

@@ -1,75 +1,20 @@
 """Fixtures shared by the unit tests: an app on a migrated SQLite file, its client,
 an organization with an API key, and small data fixtures that return ids."""
 
-import shutil
-from contextlib import contextmanager
-
-import fakeredis
 import pytest
 
-from app import create_app
-from app.config import TestConfig
 from app.extensions import db as _db
 from app.services import organizations
-from app.services.events import TaskEventStreams
-
-SLA_DOCUMENT = (
-    "FiberUP Business Duplex is a symmetric fibre plan for companies.\n\n"
-    "FiberUP Business Duplex includes an SLA guaranteeing 99.9% uptime, with an optional "
-    "priority support package that answers within two hours.\n\n"
-    "Installation takes five working days."
-)
-PRICE_DOCUMENT = "The FiberUP Home plan costs 30 euros a month. It has no SLA."
-SLA_QUESTION = "Does FiberUP Business Duplex include an SLA?"
-
-
-def ask(client, auth, conversation_id, question=SLA_QUESTION) -> str:
-    """Post a question through the polling face; the task id it was accepted under."""
-    response = client.post(f"/api/conversations/{conversation_id}",
-                           json={"question_message": question}, headers=auth)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["task_id"]
-
-
-def make_app(database_url: str, **overrides):
-    """An app whose Celery publishes to an in-memory broker that nothing consumes, and
-    whose task event streams live in an in-process fake Redis."""
-    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url,
-                     REDIS_URL="memory://", **overrides)
-    app.extensions["task_events"] = TaskEventStreams(
-        fakeredis.FakeRedis(decode_responses=True), app.config["EVENTS_MAXLEN"],
-        app.config["EVENTS_TTL_SECONDS"])
-    return app
+from tests.support.apps import app_context_on, make_app, migrate, sqlite_copy
+from tests.support.data import PRICE_DOCUMENT, SLA_DOCUMENT
 
 
 @pytest.fixture(scope="session")
 def migrated_sqlite(tmp_path_factory):
     """Run the real migrations once; each test gets a copy of the result."""
-    from flask_migrate import upgrade
-
     path = tmp_path_factory.mktemp("template") / "parley.db"
-    app = make_app(f"sqlite:///{path}")
-    with app.app_context():
-        upgrade()
-        _db.engine.dispose()
+    migrate(make_app(f"sqlite:///{path}"))
     return path
-
-
-def sqlite_copy(template, tmp_path) -> str:
-    """A URL of a fresh copy of the migrated SQLite template."""
-    path = tmp_path / "parley.db"
-    shutil.copy(template, path)
-    return f"sqlite:///{path}"
-
-
-@contextmanager
-def app_context_on(database_url: str):
-    """An app on that database, with its context pushed; its connections closed after."""
-    app = make_app(database_url)
-    with app.app_context():
-        yield app
-        _db.session.remove()
-        _db.engine.dispose()
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from kombu import Connection
 
 from app.broker import TRANSPORT, Transport
 from app.config import celery_settings
+from tests.support.environment import REDIS_DB
 
-DB = 13  # a database of its own on the shared Redis
+DB = REDIS_DB["broker"]  # a database of its own on the shared Redis
 
 
 def test_celery_uses_the_shared_client_transport_for_redis_urls(app):

@@ -5,7 +5,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.data import SLA_QUESTION
+from tests.support.processes import ROOT, free_port
+
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
-QUESTION = "Does FiberUP Business Duplex include an SLA?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+QUESTION = SLA_QUESTION
 
 
 def embedded_env(home: Path) -> dict:

@@ -8,15 +8,15 @@ from sqlalchemy import text
 
 from app.extensions import db, include_in_autogenerate
 from app.services import data_sets, organizations, search
-from tests.conftest import PRICE_DOCUMENT, SLA_DOCUMENT
-from tests.integration.conftest import make_app
+from tests.support.apps import make_real_app
+from tests.support.data import PRICE_DOCUMENT, SLA_DOCUMENT
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def pg_app(postgres_url):
-    app = make_app(postgres_url, "memory://")
+    app = make_real_app(postgres_url, "memory://")
     with app.app_context():
         yield app
         db.session.remove()

@@ -1,6 +1,6 @@
 """While the database is unreachable the API answers 503 with a JSON error, not 500."""
 
-from tests.conftest import make_app
+from tests.support.apps import make_app
 
 UNREACHABLE = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1"
 

@@ -1,0 +1,74 @@
+"""The project's processes, started for a test: Celery workers and beat, gunicorn; and
+a free port to run them on."""
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_READY_SECONDS = 60
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (at the time of asking)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_worker(env: dict, log_path: Path, concurrency: int = 8) -> subprocess.Popen:
+    return start_celery(
+        ["worker", "--pool", "threads", "--concurrency", str(concurrency),
+         "--queues", "replies,maintenance", "--task-events", "--loglevel", "INFO",
+         "--without-gossip", "--without-mingle",
+         "--hostname", f"it-{secrets.token_hex(3)}@%h"], env, log_path, " ready.")
+
+
+def start_beat(env: dict, log_path: Path) -> subprocess.Popen:
+    schedule = log_path.with_name("celerybeat-schedule")
+    return start_celery(["beat", "--loglevel", "INFO", "--schedule", str(schedule)],
+                        env, log_path, "beat: Starting")
+
+
+def start_celery(arguments: list[str], env: dict, log_path: Path,
+                 ready_marker: str) -> subprocess.Popen:
+    """A celery process of the project, started and waited for until it says it is
+    ready. Each process needs a log file of its own."""
+    log = log_path.open("w")
+    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.celery_app",
+                                *arguments], cwd=ROOT, env={**os.environ, **env},
+                               stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + WORKER_READY_SECONDS
+    while ready_marker not in log_path.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"celery {arguments[0]} did not start:\n"
+                               + log_path.read_text()[-3000:])
+        time.sleep(0.1)
+    return process
+
+
+def start_gunicorn(env: dict, port: int, log_path: Path, threads: int = 20
+                   ) -> subprocess.Popen:
+    """The app under gunicorn (gthread, one worker process) on 127.0.0.1:port, logging
+    to log_path; not waited for."""
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "app.wsgi:app", "--bind", f"127.0.0.1:{port}",
+             "--worker-class", "gthread", "--workers", "1", "--threads", str(threads),
+             "--access-logfile", "-", "--error-logfile", "-"],
+            cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 15 seconds: a worker, beat or gunicorn."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
