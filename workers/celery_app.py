@@ -9,7 +9,6 @@ from app.services import language_models
 from app.services.presence import Heartbeat
 from workers import tasks  # noqa: F401 - registers the tasks with Celery
 from workers.llm import get_provider
-from workers.llm.anthropic import deprecated_models
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,10 @@ def stop_heartbeat(**_) -> None:
 def warn_of_deprecated_models(app) -> None:
     """One warning per deprecated Claude model this installation may call (the SDK
     itself would warn on every call)."""
+    # Here, not at the top: the SDK takes a second to import, and beat and Flower,
+    # which import this module too, never call the model.
+    from workers.llm.anthropic import deprecated_models
+
     with app.app_context():
         try:
             names = language_models.claude_models_in_use(app.config)

@@ -3,6 +3,7 @@ consumes and keeps task events in an in-process fake Redis; the real path's app 
 production Config and real Redis."""
 
 import shutil
+import time
 from contextlib import contextmanager
 
 import fakeredis
@@ -18,9 +19,12 @@ def make_app(database_url: str, **overrides):
     whose task event streams live in an in-process fake Redis."""
     app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url,
                      REDIS_URL="memory://", **overrides)
+    fake_redis = fakeredis.FakeRedis(decode_responses=True)
+    # A Redis that has held its data for an hour, not one just restarted empty (whose
+    # first sweep publishes every queued task again: tests/unit/services/test_sweep.py).
+    fake_redis.set("parley:epoch", repr(time.time() - 3600))
     app.extensions["task_events"] = TaskEventStreams(
-        fakeredis.FakeRedis(decode_responses=True), app.config["EVENTS_MAXLEN"],
-        app.config["EVENTS_TTL_SECONDS"])
+        fake_redis, app.config["EVENTS_MAXLEN"], app.config["EVENTS_TTL_SECONDS"])
     return app
 
 

@@ -4,8 +4,7 @@ and a reply written in-process as a worker would."""
 
 import json
 
-from app.services import language_models, replies
-from app.services.jobs import Reply
+from app.services import language_models
 
 OFFLINE_MODEL_ID = language_models.model_id("offline", language_models.OFFLINE_MODEL_NAME)
 
@@ -71,16 +70,6 @@ def error(response, status: int) -> dict:
     assert body["status"], body
     assert isinstance(body["message"], str) and body["message"], body
     return body
-
-
-def answer(task_id: str, text: str = "They index embeddings.", model: str = "claude-x",
-           input_tokens: int = 12, output_tokens: int = 5):
-    """Write the task's reply as a worker would: claim, then store and finish."""
-    job = replies.prepare(task_id)
-    assert job is not None, f"task {task_id} could not be claimed"
-    assert replies.complete(job, Reply(text=text, model=model, input_tokens=input_tokens,
-                                       output_tokens=output_tokens)) is not None
-    return job
 
 
 def sse_events(response) -> list[dict]:

@@ -6,7 +6,9 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 
@@ -72,3 +74,42 @@ class Cluster:
     @property
     def url(self) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def psycopg_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def take_every_connection(self) -> list[psycopg.Connection]:
+        """Drop every client's connection, then take every free one, so that the next
+        client to connect hears "sorry, too many clients already". Close the returned
+        connections to let clients in again."""
+        with psycopg.connect(self.psycopg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'")
+        taken = []
+        while True:
+            try:
+                taken.append(psycopg.connect(self.psycopg_url, connect_timeout=2))
+            except psycopg.OperationalError:
+                return taken
+
+
+@contextmanager
+def throwaway_cluster(port: int):
+    """A cluster of our own, started, on `port`; stopped and removed after. Raises
+    LookupError when this machine has no PostgreSQL server programs."""
+    bindir = postgres_bin()
+    if bindir is None:
+        raise LookupError("no PostgreSQL server binaries (pg_ctl) on this machine")
+    # Not under pytest's tmp_path: the postgres user cannot enter root's folders there.
+    folder = Path(tempfile.mkdtemp(prefix="parley-pg-"))
+    server = Cluster(bindir, folder, port)
+    server.start()
+    try:
+        yield server
+    finally:
+        try:
+            server.stop()
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+        shutil.rmtree(folder, ignore_errors=True)

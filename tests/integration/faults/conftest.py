@@ -2,18 +2,13 @@
 a worker it may kill (tests/support/faults.py), and a PostgreSQL cluster of its own that
 a test may stop and start."""
 
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
-
 import pytest
 
 from app.extensions import db
 from tests.support.apps import make_real_app
 from tests.support.environment import IN_CI
 from tests.support.faults import FAULT_ENV, FaultStack
-from tests.support.postgres import Cluster, postgres_bin
+from tests.support.postgres import throwaway_cluster
 from tests.support.processes import free_port
 
 
@@ -34,21 +29,23 @@ def fault_stack(postgres_url, fake_model, tmp_path):
             db.engine.dispose()
 
 
+def _cluster():
+    try:
+        with throwaway_cluster(free_port()) as server:
+            yield server
+    except LookupError as exc:
+        if IN_CI:
+            pytest.fail(f"{exc}; with CI=true the integration tests must run")
+        pytest.skip(str(exc))
+
+
 @pytest.fixture
 def cluster():
-    bindir = postgres_bin()
-    if bindir is None:
-        message = "no PostgreSQL server binaries (pg_ctl) on this machine"
-        if IN_CI:
-            pytest.fail(message + "; with CI=true the integration tests must run")
-        pytest.skip(message)
-    # Not under pytest's tmp_path: the postgres user cannot enter root's folders there.
-    folder = Path(tempfile.mkdtemp(prefix="parley-pg-"))
-    server = Cluster(bindir, folder, free_port())
-    server.start()
-    yield server
-    try:
-        server.stop()
-    except subprocess.CalledProcessError:
-        pass  # already stopped
-    shutil.rmtree(folder, ignore_errors=True)
+    """A PostgreSQL server of the test's own, which it may stop and start."""
+    yield from _cluster()
+
+
+@pytest.fixture(scope="module")
+def module_cluster():
+    """The same, shared by a module's tests."""
+    yield from _cluster()

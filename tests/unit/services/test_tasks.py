@@ -1,5 +1,6 @@
-"""app/services/tasks.py and replies.py: claiming, idempotent completion, publishing
-after commit with a broker that may be down, and the sweep."""
+"""app/services/tasks.py and replies.py: claiming, finishing once, publishing after
+commit with a broker that may be down, order within a conversation, and the sweep's
+time limit (dead workers: test_sweep.py; the steps of a delivery: test_lifecycle.py)."""
 
 from datetime import timedelta
 
@@ -9,9 +10,9 @@ from sqlalchemy import func, select, update
 
 from app.models import Message, Task
 from app.models.base import utcnow
-from app.services import replies, tasks
-from app.services.jobs import Reply
+from app.services import presence, replies, tasks
 from tests.support.data import ask
+from tests.support.work import WORKER, answer
 from workers.tasks import reply
 
 QUESTION = "Does FiberUP Business Duplex include an SLA?"
@@ -61,33 +62,33 @@ def broker_down(app, monkeypatch):
 
 
 def test_claim_moves_pending_to_started(db, task_id):
-    claimed = tasks.claim(task_id)
+    claimed = tasks.claim(task_id, WORKER)
 
-    assert claimed is not None and claimed.attempts == 1
+    assert claimed is not None and claimed.attempt == 1
     task = fresh_task(db, task_id)
     assert task.state == "STARTED"
     assert task.attempts == 1
 
 
 def test_second_claim_of_a_fresh_claim_returns_none(db, task_id):
-    tasks.claim(task_id)
+    tasks.claim(task_id, WORKER)
 
-    assert tasks.claim(task_id) is None
+    assert tasks.claim(task_id, WORKER) is None
     assert fresh_task(db, task_id).attempts == 1
 
 
 def test_claim_of_unknown_task_returns_none(app):
-    assert tasks.claim("00000000-0000-0000-0000-000000000000") is None
+    assert tasks.claim("00000000-0000-0000-0000-000000000000", WORKER) is None
 
 
 def test_stale_claim_is_claimed_again_only_after_the_sweep_requeues_it(app, db, task_id):
-    tasks.claim(task_id)
+    tasks.claim(task_id, WORKER)
     long_ago = utcnow() - timedelta(seconds=app.config["TASK_TIME_LIMIT_SECONDS"] + 1)
     set_task(db, task_id, updated_at=long_ago)
 
-    assert tasks.claim(task_id) is None  # one rule decides a worker is dead: the sweep's
+    assert tasks.claim(task_id, WORKER) is None  # one rule decides a worker is dead: the sweep's
     tasks.sweep()
-    assert tasks.claim(task_id) is not None
+    assert tasks.claim(task_id, WORKER) is not None
     assert fresh_task(db, task_id).attempts == 2
 
 
@@ -95,16 +96,16 @@ def test_succeeded_task_is_never_claimed_again(db, task_id):
     reply.apply(args=[task_id])
     set_task(db, task_id, updated_at=utcnow() - timedelta(days=30))
 
-    assert tasks.claim(task_id) is None
+    assert tasks.claim(task_id, WORKER) is None
     assert fresh_task(db, task_id).state == "SUCCESS"
 
 
 def test_failed_task_is_never_claimed_again(db, task_id):
-    tasks.claim(task_id)
+    tasks.claim(task_id, WORKER)
     tasks.fail(task_id, "model error 400: bad request")
     set_task(db, task_id, updated_at=utcnow() - timedelta(days=30))
 
-    assert tasks.claim(task_id) is None
+    assert tasks.claim(task_id, WORKER) is None
     assert fresh_task(db, task_id).state == "FAILURE"
 
 
@@ -120,51 +121,34 @@ def test_redelivered_finished_task_leaves_one_reply(db, task_id):
 # -- replies ---------------------------------------------------------------------------------
 
 
-def test_prepare_claims_and_loads_the_question(db, task_id):
-    job = replies.prepare(task_id)
+def test_gather_loads_the_question_its_history_and_passages(db, task_id):
+    gathered = replies.gather(tasks.claim(task_id, WORKER))
 
-    assert job.question == QUESTION
-    assert job.history == []
-    assert job.data_set_name == "Plans"
-    assert job.passages
+    assert gathered.input.question == QUESTION
+    assert gathered.input.history == []
+    assert gathered.input.data_set_name == "Plans"
+    assert gathered.input.passages
+    assert gathered.announce["message_id"] == replies.reply_public_id(task_id)
     assert fresh_task(db, task_id).state == "STARTED"
 
 
-def test_complete_stores_reply_and_marks_success(db, task_id):
-    job = replies.prepare(task_id)
+def test_a_stored_reply_is_the_tasks_reply(app, db, org_key, task_id):
+    answer(task_id, "Yes.", "m", 3, 1)
 
-    message_id = replies.complete(job, Reply(text="Yes.", model="m", input_tokens=3,
-                                                         output_tokens=1))
-
-    task = fresh_task(db, task_id)
-    assert task.state == "SUCCESS"
-    assert task.reply_message_id == message_id
-    stored = db.session.get(Message, message_id)
-    assert (stored.role, stored.text, stored.reply_to_id) == ("agent", "Yes.", task.message_id)
+    task = tasks.get_task(org_key["org_id"], task_id)
+    assert task.state == "SUCCESS" and task.worker is None
+    stored = db.session.get(Message, task.reply_message_id)
+    assert (stored.role, stored.text, stored.reply_to_id, stored.model) == (
+        "agent", "Yes.", task.message_id, "m")
 
 
-def test_complete_twice_leaves_exactly_one_reply(db, task_id):
-    job = replies.prepare(task_id)
-    first = replies.complete(job, Reply(text="First.", model="m"))
+def test_a_claim_finishes_its_task_once(db, task_id):
+    held = tasks.claim(task_id, WORKER)
+    assert tasks.succeed(held) is None  # finished; no next question to hand over to
+    db.session.commit()
 
-    second = replies.complete(job, Reply(text="Second.", model="m"))
-
-    task = fresh_task(db, task_id)
-    stored = agent_replies_to(db, task.message_id)
-    assert second is None  # the claim ended with the first completion
-    assert [m.text for m in stored] == ["First."]
-    assert task.state == "SUCCESS" and task.reply_message_id == first
-
-
-def test_complete_twice_does_not_consume_a_position(db, client, auth, conversation_id, task_id):
-    job = replies.prepare(task_id)
-    replies.complete(job, Reply(text="First.", model="m"))
-    replies.complete(job, Reply(text="Second.", model="m"))
-
-    later = ask(client, auth, conversation_id, "And the price?")
-
-    question = db.session.get(Message, fresh_task(db, later).message_id)
-    assert question.seq == 3
+    assert tasks.succeed(held) is False
+    db.session.rollback()
 
 
 def test_later_question_is_not_answered_before_the_earlier_one(
@@ -269,11 +253,22 @@ def test_sweep_leaves_published_pending_tasks_alone(app, task_id, sent, db):
     result = tasks.sweep()
 
     assert sent == []
-    assert result == {"unpublished": 0, "abandoned": 0, "failed": 0, "published": 0}
+    assert result == {"unpublished": 0, "abandoned": 0, "failed": 0, "restored": 0,
+                      "published": 0}
 
 
-def test_sweep_requeues_a_task_started_longer_ago_than_the_deadline(app, task_id, sent, db):
-    tasks.claim(task_id)
+@pytest.fixture
+def live_worker(app):
+    """This process, beating a heartbeat as a worker does: its claims are not dead."""
+    beat = presence.Heartbeat(app.extensions["task_events"].client, 60, 8).start()
+    yield presence.this_worker()
+    beat.stop()
+
+
+def test_sweep_requeues_a_task_started_longer_ago_than_the_deadline(app, task_id, sent, db,
+                                                                    live_worker):
+    # Its worker beats, but the task has made no progress for the time limit: stuck.
+    tasks.claim(task_id, live_worker)
     deadline = app.config["TASK_TIME_LIMIT_SECONDS"] + 60
     set_task(db, task_id, updated_at=utcnow() - timedelta(seconds=deadline + 5))
 
@@ -286,7 +281,7 @@ def test_sweep_requeues_a_task_started_longer_ago_than_the_deadline(app, task_id
 
 
 def test_requeued_task_can_then_be_answered(app, task_id, sent, db):
-    tasks.claim(task_id)
+    tasks.claim(task_id, WORKER)
     deadline = app.config["TASK_TIME_LIMIT_SECONDS"] + 60
     set_task(db, task_id, updated_at=utcnow() - timedelta(seconds=deadline + 5))
     tasks.sweep()
@@ -296,16 +291,6 @@ def test_requeued_task_can_then_be_answered(app, task_id, sent, db):
     task = fresh_task(db, task_id)
     assert task.state == "SUCCESS"
     assert len(agent_replies_to(db, task.message_id)) == 1
-
-
-def test_sweep_leaves_a_recently_started_task_alone(task_id, sent, db):
-    tasks.claim(task_id)
-
-    result = tasks.sweep()
-
-    assert result["abandoned"] == 0
-    assert sent == []
-    assert fresh_task(db, task_id).state == "STARTED"
 
 
 def test_task_count_is_one_per_question(client, auth, conversation_id, db):
@@ -326,7 +311,7 @@ def test_question_behind_an_unfinished_one_waits_unpublished(
     assert sent == [("parley.reply", first)]
     waiting = fresh_task(db, second)
     assert (waiting.state, waiting.published_at) == ("PENDING", None)
-    assert tasks.claim(second) is None  # not its turn, even if a message arrived
+    assert tasks.claim(second, WORKER) is None  # not its turn, even if a message arrived
 
 
 def test_finishing_a_question_hands_over_to_the_next_one(
@@ -335,12 +320,12 @@ def test_finishing_a_question_hands_over_to_the_next_one(
     second = ask(client, auth, conversation_id)
     third = ask(client, auth, conversation_id)
 
-    replies.complete(replies.prepare(first), Reply(text="One.", model="m"))
+    answer(first, "One.")
 
     assert sent == [("parley.reply", first), ("parley.reply", second)]
     assert fresh_task(db, second).published_at is not None
     assert fresh_task(db, third).published_at is None
-    job = replies.prepare(second)
+    job = answer(second)
     assert [turn.text for turn in job.history] == [QUESTION, "One."]
 
 
@@ -352,13 +337,13 @@ def test_failing_a_question_hands_over_to_the_next_one(
     tasks.fail(first, "model error 400: bad request")
 
     assert sent == [("parley.reply", first), ("parley.reply", second)]
-    assert tasks.claim(second) is not None
+    assert tasks.claim(second, WORKER) is not None
 
 
 def test_question_after_a_finished_one_is_queued_at_once(
         sent, client, auth, conversation_id, db):
     first = ask(client, auth, conversation_id)
-    replies.complete(replies.prepare(first), Reply(text="One.", model="m"))
+    answer(first, "One.")
     second = ask(client, auth, conversation_id)
 
     assert sent == [("parley.reply", first), ("parley.reply", second)]
@@ -374,29 +359,30 @@ def take_over(db, task_id):
     db.session.commit()
 
 
-def test_a_lost_claim_cannot_store_a_reply(db, task_id):
-    stale = replies.prepare(task_id)
+def test_a_lost_claim_cannot_finish_the_task(db, task_id):
+    stale = tasks.claim(task_id, WORKER)
     take_over(db, task_id)
-    current = replies.prepare(task_id)
+    current = tasks.claim(task_id, WORKER)
 
-    assert replies.complete(stale, Reply(text="Late.", model="m")) is None
-    assert replies.complete(current, Reply(text="Current.", model="m")) is not None
-    assert [m.text for m in agent_replies_to(db, fresh_task(db, task_id).message_id)] == [
-        "Current."]
+    assert tasks.succeed(stale) is False
+    db.session.rollback()
+    assert tasks.succeed(current) is None
+    db.session.commit()
+    assert fresh_task(db, task_id).state == "SUCCESS"
 
 
 def test_a_lost_claim_cannot_fail_or_release_the_task(db, task_id):
-    stale = replies.prepare(task_id)
+    stale = tasks.claim(task_id, WORKER)
     take_over(db, task_id)
-    current = replies.prepare(task_id)
-    replies.complete(current, Reply(text="Done.", model="m"))
+    answer(task_id, "Done.")
 
     tasks.fail(task_id, "late failure", stale.attempt)
-    released = tasks.release_for_retry(task_id, stale.attempt, "late retry")
+    released = tasks.release(stale, "late retry")
 
     assert released is False
     task = fresh_task(db, task_id)
     assert (task.state, task.error) == ("SUCCESS", None)
+    assert [m.text for m in agent_replies_to(db, task.message_id)] == ["Done."]
 
 
 # -- the sweep ---------------------------------------------------------------------------------
@@ -427,33 +413,3 @@ def test_sweep_fails_a_task_abandoned_too_often(app, db, task_id):
     task = fresh_task(db, task_id)
     assert result["failed"] == 1
     assert task.state == "FAILURE" and "worker stopped" in task.error
-
-
-# -- failures after the claim -------------------------------------------------------------
-
-
-def test_database_lost_after_the_claim_gives_the_task_back(db, task_id, monkeypatch):
-    from sqlalchemy.exc import OperationalError
-
-    def unreachable(*_args, **_kwargs):
-        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
-
-    monkeypatch.setattr(replies.conversations, "history_turns", unreachable)
-
-    with pytest.raises(OperationalError):
-        replies.prepare(task_id)
-
-    task = fresh_task(db, task_id)
-    assert task.state == "PENDING"  # the retried message can claim it again
-    assert "database unavailable" in task.error
-
-
-def test_a_bug_after_the_claim_fails_the_task_readably(db, task_id, monkeypatch):
-    def broken(*_args, **_kwargs):
-        raise KeyError("oops")
-
-    monkeypatch.setattr(replies.conversations, "history_turns", broken)
-
-    assert replies.prepare(task_id) is None
-    task = fresh_task(db, task_id)
-    assert (task.state, task.error) == ("FAILURE", "internal error: KeyError")

@@ -3,7 +3,7 @@ Flask test client on BOTH databases: every test runs once on a migrated SQLite f
 once on PostgreSQL (tests/integration/api/conftest.py).
 
 No worker runs (Celery publishes to memory://): a reply is written in-process with the
-worker's own service functions (app.services.replies.prepare/complete), and the task
+worker's own lifecycle (app.services.lifecycle.run, the model stood in for), and the task
 events live in the unit apps' fake Redis.
 """
 
@@ -18,8 +18,8 @@ from app.extensions import db
 from app.models import ChatSession, Conversation, LanguageModel, Message, Task
 from app.services import chat_sessions, language_models, replies, tasks
 from app.services import dialogues as dialogue_service
-from app.services.jobs import Reply
-from tests.support.conversation_service import (OFFLINE_MODEL_ID, Api, answer, error,
+from tests.support.work import answer
+from tests.support.conversation_service import (OFFLINE_MODEL_ID, Api, error,
                                                 sse_events)
 
 pytestmark = pytest.mark.integration
@@ -410,10 +410,10 @@ def test_a_second_message_waits_behind_the_first(api):
 def test_the_next_message_is_queued_once_the_first_is_answered(api):
     session = api.session(api.create()["id"])
     first, second = api.chat(session["id"], "one"), api.chat(session["id"], "two")
-    assert replies.prepare(second) is None  # not its turn yet
+    assert answer(second) is None  # not its turn yet
     answer(first)
     assert task_row(second).published_at is not None
-    job = replies.prepare(second)
+    job = answer(second)
     assert job is not None and job.question == "two"
 
 
@@ -522,7 +522,7 @@ def test_messages_show_the_reply_with_its_session_model_and_usage(api):
     assert question["role"] == "user" and question["content"] == "What is a vector?"
     assert set(reply) == {"id", "conversation_id", "role", "content", "chat_session_id",
                           "model_id", "model", "usage", "created_at"}
-    assert reply["id"] == tasks.reply_public_id(task_id)
+    assert reply["id"] == replies.reply_public_id(task_id)
     assert reply["role"] == "assistant"
     assert reply["content"] == "A list of numbers."
     assert reply["conversation_id"] == conversation
@@ -536,8 +536,7 @@ def test_messages_show_the_reply_with_its_session_model_and_usage(api):
 
 def test_the_workers_job_uses_the_sessions_model(api, spare_model):
     session = api.session(api.create()["id"], spare_model)
-    job = replies.prepare(api.chat(session["id"]))
-    assert job.chat_session_id == session["id"]
+    job = answer(api.chat(session["id"]))
     assert job.model.id == spare_model and job.model.provider == "offline"
 
 
@@ -546,12 +545,10 @@ def test_sessions_with_different_models_share_the_history(api, spare_model):
     first = api.session(conversation, OFFLINE_MODEL_ID)
     second = api.session(conversation, spare_model)
     answer(api.chat(first["id"], "first question"), "first answer")
-    job = replies.prepare(api.chat(second["id"], "second question"))
+    job = answer(api.chat(second["id"], "second question"), "second answer", "m2", 1, 1)
     # The second session's model is given the first session's turns.
     assert [(turn.role, turn.text) for turn in job.history] == [
         ("user", "first question"), ("agent", "first answer")]
-    replies.complete(job, Reply(text="second answer", model="m2", input_tokens=1,
-                                output_tokens=1))
     listed = api.messages(conversation)
     assert [(m["content"], m["chat_session_id"], m["model_id"]) for m in listed
             if m["role"] == "assistant"] == [
@@ -627,5 +624,5 @@ def test_stream_chat_relays_the_reply_as_it_is_written(api):
     start, end = sse_events(response)
     assert (start["event"], end["event"]) == ("start", "end")
     assert start["data"]["user_message_id"] == api.messages(conversation)[0]["id"]
-    assert end["data"]["message_id"] == tasks.reply_public_id(task_id)
+    assert end["data"]["message_id"] == replies.reply_public_id(task_id)
     assert end["data"]["usage"] == {"input_tokens": 3, "output_tokens": 4}

@@ -54,7 +54,7 @@ def test_question_is_stored_with_a_pending_task_when_accepted(client, auth, conv
     task = db.session.get(Task, task_id)
     question = db.session.get(Message, task.message_id)
     assert task.state == "PENDING"
-    assert task.name == "parley.reply"
+    assert task.kind == "reply"
     assert (question.role, question.text, question.conversation_id) == (
         "user", SLA_QUESTION, conversation_id)
     # In this conversation: the PostgreSQL database is shared by the whole run.

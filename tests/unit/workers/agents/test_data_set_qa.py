@@ -1,7 +1,7 @@
 """The data-set QA agent (workers/agents/data_set_qa.py): the history as API messages,
 the request it builds from a job, and its answer through a provider."""
 
-from app.services.jobs import Turn
+from app.services.agent_io import Turn
 from tests.support.agents import SLA_PASSAGE, hit, job
 from tests.support.data import PRICE_DOCUMENT, SLA_QUESTION, SLA_SENTENCE, SLA_TITLE
 from workers.agents import data_set_qa
@@ -52,7 +52,7 @@ def test_to_api_messages_always_alternates_starting_with_user():
 
 def test_build_request_puts_passages_with_titles_in_the_system_prompt():
     request = build_request(job(passages=[hit(SLA_TITLE, SLA_PASSAGE),
-                                          hit("Home price list", PRICE_DOCUMENT, 2)]), 100)
+                                          hit("Home price list", PRICE_DOCUMENT)]), 100)
 
     assert f"[source: {SLA_TITLE}]\n{SLA_PASSAGE}" in request.system
     assert f"[source: Home price list]\n{PRICE_DOCUMENT}" in request.system

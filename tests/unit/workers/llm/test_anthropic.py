@@ -6,7 +6,7 @@ import pytest
 
 from tests.support.data import SLA_QUESTION
 from tests.support.fake_anthropic import input_tokens
-from workers.llm import PermanentLLMError, TransientLLMError
+from app.services.agent_io import PermanentError, TransientError
 from workers.llm.anthropic import AnthropicProvider
 from workers.llm.base import LLMRequest
 
@@ -59,7 +59,7 @@ def test_provider_streams_the_request(provider, server):
 def test_provider_raises_transient_error_for_retryable_faults(provider, server, fault):
     server.configure(faults=[fault])
 
-    with pytest.raises(TransientLLMError):
+    with pytest.raises(TransientError):
         provider.generate(simple_request())
 
 
@@ -67,14 +67,14 @@ def test_provider_raises_transient_error_for_retryable_faults(provider, server, 
 def test_provider_raises_permanent_error_for_bad_requests(provider, server, fault):
     server.configure(faults=[fault])
 
-    with pytest.raises(PermanentLLMError, match=fault):
+    with pytest.raises(PermanentError, match=fault):
         provider.generate(simple_request())
 
 
 def test_provider_passes_on_retry_after(provider, server):
     server.configure(faults=["429"], retry_after="7")
 
-    with pytest.raises(TransientLLMError) as caught:
+    with pytest.raises(TransientError) as caught:
         provider.generate(simple_request())
 
     assert caught.value.retry_after == 7.0

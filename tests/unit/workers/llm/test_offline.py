@@ -2,7 +2,7 @@
 the best sentences of the sources and naming their documents, and saying so when the
 data set does not hold the answer."""
 
-from app.services.jobs import Turn
+from app.services.agent_io import Turn
 from tests.support.agents import SLA_PASSAGE, hit, job
 from tests.support.data import PRICE_DOCUMENT, SLA_QUESTION, SLA_SENTENCE, SLA_TITLE
 from workers.agents.data_set_qa import build_request

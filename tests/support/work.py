@@ -1,0 +1,22 @@
+"""A task run in-process as a worker runs it (app/services/lifecycle.py), with a model
+stood in for: for tests that drive the worker's side without a worker."""
+
+from app.services import lifecycle, replies
+from app.services.agent_io import ReplyInput, Result
+
+WORKER = "test-host:1:worker"
+
+
+def answer(task_id: str, text: str = "They index embeddings.", model: str = "claude-x",
+           input_tokens: int = 12, output_tokens: int = 5) -> ReplyInput | None:
+    """Run the reply task (claim, gather, store and finish), the model answering `text`;
+    the input the agent was handed, or None when there was nothing to do (not its turn
+    yet, or finished)."""
+    handed = []
+
+    def model_answers(work: ReplyInput, on_text) -> Result:
+        handed.append(work)
+        return Result(text, model, input_tokens, output_tokens)
+
+    lifecycle.run(replies.KIND, task_id, model_answers, WORKER)
+    return handed[0] if handed else None
