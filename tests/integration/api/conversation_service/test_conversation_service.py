@@ -392,10 +392,10 @@ def test_stream_chat_stores_the_message_and_a_pending_task(api, org):
     assert message["chat_session_id"] == session["id"]
     assert message["usage"] is None
     task = task_row(task_id)
-    assert task.org_id == org["org_id"] and task.state == "PENDING"
-    assert task.chat_session_id == session["id"]
+    assert task.org_id == org["org_id"] and task.state == "PENDING" and task.kind == "reply"
     stored = db.session.get(Message, task.message_id)
     assert stored.public_id == message["id"] and stored.role == "user"
+    assert stored.chat_session_id == session["id"]  # the session answers it
 
 
 def test_a_second_message_waits_behind_the_first(api):

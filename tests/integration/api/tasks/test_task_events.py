@@ -10,9 +10,9 @@ Redis.
 
 import pytest
 
-from app.services import tasks
-from tests.support.conversation_service import (answer, error, event_order, sse_events,
-                                                task_events)
+from app.services import replies, tasks
+from tests.support.conversation_service import error, event_order, sse_events, task_events
+from tests.support.work import answer
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ def answered(api) -> dict:
     answer(task_id, "A list of numbers.", model="m1", input_tokens=30, output_tokens=7)
     question = api.messages(conversation)[0]
     return {"conversation": conversation, "session": session["id"], "task": task_id,
-            "question": question["id"], "reply": tasks.reply_public_id(task_id)}
+            "question": question["id"], "reply": replies.reply_public_id(task_id)}
 
 
 def test_task_events_stream_start_then_end(client, auth, answered):
