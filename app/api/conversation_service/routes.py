@@ -10,7 +10,7 @@ from app.api.face import ErrorFormat, FaceBlueprint, Guard
 from app.auth import current_org
 from app.errors import BadRequest, Forbidden
 from app.services import chat_sessions, language_models
-from app.streaming import sse_response, task_relay
+from app.streaming import event_stream_response, sse_response, task_relay
 
 ORG_ID = {"in": "query", "name": "org_id", "required": True,
           "schema": {"type": "string", "minLength": 1},
@@ -82,12 +82,11 @@ class CreateSession(MethodView):
 
 @blp.route("/conversation/stream_chat")
 class StreamChat(MethodView):
-    @blp.doc(responses={200: {
-        "description": "Server-Sent Events: `start` (task_id, user_message_id, "
-                       "message_id), `content` ({text}, in order), then `end` (message_id, "
-                       "usage) or `error` (message). Every event has an id: reconnect to "
-                       "GET /api/tasks/{task_id}/events with Last-Event-ID to resume.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+    @blp.doc(responses={200: event_stream_response(
+        "Server-Sent Events: `start` (task_id, user_message_id, message_id), `content` "
+        "({text}, in order), then `end` (message_id, usage) or `error` (message). Every "
+        "event has an id: reconnect to GET /api/tasks/{task_id}/events with "
+        "Last-Event-ID to resume.")})
     @blp.errors(404, 409)
     @blp.arguments(schemas.StreamChatSchema)
     def post(self, body):

@@ -17,7 +17,8 @@ class ChatConversationCreateSchema(Schema):
 
 
 class ChatConversationSchema(Schema):
-    id = fields.String(attribute="public_id", metadata={"format": "uuid"})
+    # A UUID when made here; a conversation made by another face keeps its own id.
+    id = fields.String(attribute="public_id")
     title = fields.String(attribute="label", allow_none=True)
     is_archived = fields.Function(lambda conversation: conversation.status == ARCHIVED,
                                   metadata={"type": "boolean"})

@@ -123,7 +123,8 @@ class DialogueMessage(MethodView):
         return {"success": True, "id": message_id}
 
 
-@blp.route("/<string:dialogue_id>/<string:action>")
+@blp.route("/<string:dialogue_id>/<string:action>", parameters=[
+    {"in": "path", "name": "action", "schema": {"type": "string", "enum": list(ACTIONS)}}])
 class DialogueAction(MethodView):
     @blp.errors(400, 404)
     @blp.response(200, schemas.DialogueSchema)

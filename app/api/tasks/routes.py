@@ -9,7 +9,7 @@ from app.api.tasks import schemas
 from app.auth import current_org
 from app.errors import BadRequest, error_body
 from app.services import events, tasks
-from app.streaming import sse_response, task_relay
+from app.streaming import event_stream_response, sse_response, task_relay
 
 blp = FaceBlueprint("task_events", __name__, url_prefix="/api/tasks",
                     description="Any task's progress as Server-Sent Events.")
@@ -22,8 +22,7 @@ LAST_EVENT_ID = {"in": "header", "name": "Last-Event-ID", "required": False,
 @blp.route("/<task_id>/events")
 class TaskEvents(MethodView):
     @blp.doc(parameters=[LAST_EVENT_ID], responses={
-        200: {"description": "Server-Sent Events: start, content, end or error.",
-              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        200: event_stream_response("Server-Sent Events: start, content, end or error."),
         410: {"description": "The task has finished and its events have expired; the "
                              "body points to its stored result.",
               "content": {"application/json": {"schema": schemas.EventsExpiredSchema}}}})
