@@ -27,6 +27,11 @@ ALWAYS = (401, 503)
 # JSON, fields at fault.
 BODY_ERRORS = (400, 413, 415, 422)
 QUERY_ERRORS = (422,)
+# What gunicorn answers before any face sees the request (app/gunicorn_conf.py), in the
+# common error body whatever the face: a request line or headers over its limits.
+WEB_SERVER_ERRORS = {414: "The request line is over the web server's limit.",
+                     431: "A header, or the number of headers, is over the web "
+                          "server's limits."}
 DEFAULT_DESCRIPTION = "Any other error (a method the path does not take, a server fault)."
 
 # (status, message, errors, code) -> the body of an error response.
@@ -125,8 +130,11 @@ class FaceBlueprint(Blueprint):
         responses = doc.setdefault("responses", {})
         responses.pop(422, None)  # flask-smorest's, which the face may answer as 400
         for status in sorted(statuses):
-            responses[status] = self._error_response(HTTPStatus(status).phrase)
-        responses["default"] = self._error_response(DEFAULT_DESCRIPTION)
+            responses[status] = _error_response(HTTPStatus(status).phrase,
+                                                self.error_format.schema)
+        for status, description in WEB_SERVER_ERRORS.items():
+            responses[status] = _error_response(description, ErrorSchema)
+        responses["default"] = _error_response(DEFAULT_DESCRIPTION, self.error_format.schema)
         return doc
 
     def _error_statuses(self, doc: dict, manual_doc: dict, declared) -> set[int]:
@@ -141,6 +149,7 @@ class FaceBlueprint(Blueprint):
             statuses.update(QUERY_ERRORS)
         return {self.error_format.status_of(status) for status in statuses}
 
-    def _error_response(self, description: str) -> dict:
-        return {"description": description,
-                "content": {"application/json": {"schema": self.error_format.schema}}}
+
+def _error_response(description: str, schema: type[Schema]) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": schema}}}
