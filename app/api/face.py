@@ -6,7 +6,10 @@ A FaceBlueprint gives each face what every face would otherwise repeat:
 - the face's error body for every error answered under its paths (app.errors);
 - in the OpenAPI document, on every operation: the security requirement, the guard's
   parameters, and each error the operation can answer, described by the face's own
-  error schema (not flask-smorest's `Error`).
+  error schema (flask-smorest's default error responses are replaced; its `Error`
+  schema is app.errors.error_body's, set in create_app).
+
+A view declares only the errors that are its own: @blp.errors(404, 409).
 """
 
 from collections.abc import Callable, Mapping
