@@ -7,4 +7,6 @@ COPY migrations ./migrations
 RUN pip install --no-cache-dir .
 ENV PYTHONUNBUFFERED=1
 EXPOSE 8000
-CMD ["gunicorn", "app.wsgi:app", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "32"]
+# The web process; its settings (port 8000 unless PORT says otherwise) are in
+# app/gunicorn_conf.py, installed with the app.
+CMD ["gunicorn", "-c", "python:app.gunicorn_conf", "app.wsgi:app"]

@@ -42,13 +42,19 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
 
 def _register_faces(app: Flask) -> None:
+    """Each face is a FaceBlueprint (app/api/face.py); registering it brings its routes,
+    its error body and its part of the OpenAPI document."""
     from app.api.conversation_service.routes import blp as conversation_service
+    from app.api.face import ErrorSchema
     from app.api.dialogues.routes import blp as dialogues
     from app.api.polling.routes import blp as polling
     from app.api.tasks.routes import blp as task_events
 
     # Through the module: the name `api` in this package is the app.api subpackage.
     rest_api = extensions.api
+    # flask-smorest documents errors with a schema of its own; ours (the same fields,
+    # written by app.errors) takes its place, so the document has one `Error`.
+    rest_api.ERROR_SCHEMA = ErrorSchema
     rest_api.init_app(app)
     for name, scheme in SECURITY_SCHEMES.items():
         rest_api.spec.components.security_scheme(name, scheme)

@@ -1,7 +1,7 @@
 """API-key authentication: `X-API-Key: <key>` or `Authorization: Bearer <key>`.
 
-Faces call require_caller() in a blueprint's before_request; views read the caller
-with current_caller()."""
+Every face's blueprint calls require_caller() before its views (app/api/face.py); views
+read the caller's organization with current_org()."""
 
 from flask import g, request
 
@@ -33,7 +33,14 @@ def current_caller() -> Caller:
     return g.caller
 
 
+def current_org() -> str:
+    """The organization every query of this request is scoped to."""
+    return g.caller.org_id
+
+
 SECURITY_SCHEMES = {
     "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     "BearerKey": {"type": "http", "scheme": "bearer"},
 }
+# Every operation accepts either scheme (OpenAPI: a list of alternatives).
+SECURITY = [{name: []} for name in SECURITY_SCHEMES]

@@ -4,14 +4,15 @@ Services raise ParleyError subclasses without knowing HTTP; one set of handlers 
 them, HTTP errors, validation errors and database outages into a JSON body:
 {"code": 404, "status": "Not Found", "message": "...", "errors": {...}}.
 A face whose spec has another error body registers its own shape for its paths
-(register_error_shape); a ParleyError may carry that spec's error code.
+(register_error_shape, which app/api/face.py calls for each face); a ParleyError may
+carry that spec's error code.
 """
 
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -71,20 +72,30 @@ def error_body(status: int, message: str, errors: dict | None = None) -> dict:
 
 # A face's own error body: (status, message, errors, code) -> (status, body).
 ErrorShape = Callable[[int, str, dict | None, str | None], tuple[int, dict]]
-_error_shapes: dict[str, ErrorShape] = {}
+SHAPES = "parley_error_shapes"
 
 
-def register_error_shape(path_prefix: str, shape: ErrorShape) -> None:
-    """Errors answered under `path_prefix` (routing errors included) take this shape."""
-    _error_shapes[path_prefix] = shape
+def register_error_shape(app: Flask, path_prefix: str, shape: ErrorShape) -> None:
+    """Errors answered under `path_prefix` (routing errors included) take this shape.
+    Kept per app, so apps made for tests do not share their faces."""
+    app.extensions.setdefault(SHAPES, {})[path_prefix] = shape
+
+
+def _shape_for(path: str) -> ErrorShape | None:
+    """The shape of the longest registered prefix holding `path`: /api/conversation's
+    own wins over the /api of the face beside it."""
+    shapes = current_app.extensions.get(SHAPES, {})
+    holding = [prefix for prefix in shapes
+               if path == prefix or path.startswith(prefix.rstrip("/") + "/")]
+    return shapes[max(holding, key=len)] if holding else None
 
 
 def _json_error(status: int, message: str, errors: dict | None = None,
                 code: str | None = None):
-    for prefix, shape in _error_shapes.items():
-        if request.path == prefix or request.path.startswith(prefix + "/"):
-            status, body = shape(status, message, errors, code)
-            return jsonify(body), status
+    shape = _shape_for(request.path)
+    if shape is not None:
+        status, body = shape(status, message, errors, code)
+        return jsonify(body), status
     return jsonify(error_body(status, message, errors)), status
 
 

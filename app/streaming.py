@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from flask import Response, current_app
 
 from app.services import tasks
-from app.services.events import (FROM_START, TERMINAL, Event, EventsUnavailable,
-                                 TaskEventStreams)
+from app.services.events import (CONTENT, END, ERROR, FROM_START, START, TERMINAL, Event,
+                                 EventsUnavailable, TaskEventStreams)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,26 @@ def sse_response(frames: Iterator[str]) -> Response:
 
 def frame(event: Event) -> str:
     return f"id: {event.id}\nevent: {event.name}\ndata: {json.dumps(event.data)}\n\n"
+
+
+# One event as frame() writes it, in OpenAPI terms: a text/event-stream schema
+# describes each event of the stream (comments and the retry line are not events).
+EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "description": "the stream entry's id; send it back as "
+                                                "Last-Event-ID to resume after it"},
+        "event": {"type": "string", "enum": [START, CONTENT, END, ERROR]},
+        "data": {"type": "string", "description": "a JSON object"},
+    },
+}
+
+
+def event_stream_response(description: str) -> dict:
+    """The OpenAPI response of an endpoint answering with sse_response()."""
+    return {"description": description,
+            "content": {"text/event-stream": {"schema": EVENT_SCHEMA}}}
 
 
 def relay(streams: TaskEventStreams, task_id: str, outcome: Outcome,

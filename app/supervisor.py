@@ -106,11 +106,9 @@ def _commands(host: str, port: int, concurrency: int, home: Path) -> list[list[s
          "--hostname", f"parley-{n}@%h"]
         for n in range(processes)]
     return [
-        [python, "-m", "gunicorn", "app.wsgi:app", "--bind", f"{host}:{port}",
-         "--worker-class", "gthread", "--workers", "2",
-         # A thread per open event stream: each web process holds this many at once.
-         "--threads", os.environ.get("PARLEY_WEB_THREADS", "300"),
-         "--graceful-timeout", "10"],
+        # Its settings (gthread, PARLEY_WEB_THREADS threads...) are the production ones.
+        [python, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "app.wsgi:app",
+         "--bind", f"{host}:{port}"],
         *workers,
         [python, "-m", "celery", "-A", "workers.celery_app", "beat", "--loglevel", "INFO",
          "--schedule", str(home / "celerybeat-schedule")],

@@ -1,14 +1,14 @@
 """The conversation service's shapes: UUID ids, titles, chat sessions, SSE chat."""
 
-from marshmallow import Schema, fields, post_load, validate
+from marshmallow import Schema, fields, validate
 
 from app.config import Config
 from app.models.conversations import ARCHIVED
+from app.services.agent_io import API_ROLES
 from app.validation import MAX_ID, Text
 
 TITLE_LIMIT = 128  # the dialogue store's label, which a title is
 ID_LIMIT = 64
-ROLE_NAMES = {"user": "user", "agent": "assistant", "system": "system"}
 
 
 class ChatConversationCreateSchema(Schema):
@@ -17,7 +17,8 @@ class ChatConversationCreateSchema(Schema):
 
 
 class ChatConversationSchema(Schema):
-    id = fields.String(attribute="public_id", metadata={"format": "uuid"})
+    # A UUID when made here; a conversation made by another face keeps its own id.
+    id = fields.String(attribute="public_id")
     title = fields.String(attribute="label", allow_none=True)
     is_archived = fields.Function(lambda conversation: conversation.status == ARCHIVED,
                                   metadata={"type": "boolean"})
@@ -25,25 +26,14 @@ class ChatConversationSchema(Schema):
     updated_at = fields.DateTime()
 
 
-class OrgQuerySchema(Schema):
-    """Documents `org_id` beside a view's own query parameters. The blueprint checks it
-    before any view runs (app/api/conversation_service/routes.py), so views never get it."""
-
-    org_id = fields.String(required=True, metadata={
-        "description": "Your organization's id; it must be the API key's."})
-
-    @post_load
-    def drop_org_id(self, data, **kwargs):
-        data.pop("org_id", None)
-        return data
-
-
-class PageQuerySchema(OrgQuerySchema):
+# `org_id` is checked and documented by the face's guard (routes.py); a query schema
+# leaves it out, and webargs ignores the query parameters a schema does not name.
+class PageQuerySchema(Schema):
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID))
 
 
-class ConversationQuerySchema(OrgQuerySchema):
+class ConversationQuerySchema(Schema):
     conversation_id = Text(required=True, validate=validate.Length(min=1, max=ID_LIMIT))
 
 
@@ -89,8 +79,8 @@ class UsageSchema(Schema):
 class ChatMessageSchema(Schema):
     id = fields.String(attribute="message.public_id")
     conversation_id = fields.String()
-    role = fields.Function(lambda view: ROLE_NAMES[view.message.role],
-                           metadata={"enum": sorted(ROLE_NAMES.values())})
+    role = fields.Function(lambda view: API_ROLES[view.message.role],
+                           metadata={"enum": sorted(API_ROLES.values())})
     content = fields.String(attribute="message.text")
     chat_session_id = fields.String(attribute="message.chat_session_id", allow_none=True)
     model_id = fields.String(attribute="message.model_id", allow_none=True)

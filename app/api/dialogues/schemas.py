@@ -1,5 +1,6 @@
-"""The dialogue store's request and response shapes. The core's "agent" role is the
-spec's "assistant"; its conversation is the spec's dialogue."""
+"""The dialogue store's request, response and error shapes. The core's "agent" role is
+the spec's "assistant" (app.services.agent_io); its conversation is the spec's
+dialogue."""
 
 import re
 from datetime import date, datetime, time, timedelta, timezone
@@ -8,15 +9,37 @@ from marshmallow import (Schema, ValidationError, fields, post_dump, post_load, 
                          validate, validates_schema)
 
 from app.errors import BadRequest
+from app.request_ids import current_request_id
+from app.services.agent_io import API_ROLES, CORE_ROLES
 from app.services.dialogues import MAX_MESSAGES_PER_WRITE
 from app.validation import Text
 
-ROLE_FROM_API = {"user": "user", "assistant": "agent", "system": "system"}
-ROLE_TO_API = {core: api for api, core in ROLE_FROM_API.items()}
 # Ids travel in paths: letters, digits and . _ : - only.
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 MAX_TAGS = 50
 CREATED_PREFIX = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+# The spec's codes for errors that carry none of their own.
+ERROR_CODES = {400: "INVALID_INPUT", 401: "UNAUTHORIZED", 404: "NOT_FOUND",
+               405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE",
+               415: "INVALID_INPUT", 429: "RATE_LIMIT_EXCEEDED", 503: "SERVICE_UNAVAILABLE"}
+
+
+class DialogueErrorSchema(Schema):
+    code = fields.String(required=True, metadata={"example": "DIALOGUE_NOT_FOUND"})
+    message = fields.String(required=True)
+    requestId = fields.String(required=True, metadata={  # noqa: N815 - the spec's name
+        "description": "also sent as the X-Request-Id header, and in the server's logs"})
+    errors = fields.Dict(metadata={"description": "bad input: the fields at fault"})
+
+
+def dialogue_error(status: int, message: str, errors: dict | None, code: str | None) -> dict:
+    body = {"code": code or ERROR_CODES.get(status, "INTERNAL_ERROR"), "message": message,
+            "requestId": current_request_id()}
+    if errors:
+        body["errors"] = errors
+    return body
 
 
 def PublicId(**kwargs) -> fields.String:  # noqa: N802 - reads as a field
@@ -40,7 +63,7 @@ class UTCDateTime(fields.DateTime):
 class MessageInSchema(Schema):
     id = PublicId()
     content = Text(required=True, validate=validate.Length(min=1, max=100_000))
-    role = fields.String(required=True, validate=validate.OneOf(list(ROLE_FROM_API)))
+    role = fields.String(required=True, validate=validate.OneOf(list(CORE_ROLES)))
     name = Text(validate=validate.Length(max=200))
     created = UTCDateTime()
     tags = Tags()
@@ -48,7 +71,7 @@ class MessageInSchema(Schema):
 
     @post_load
     def to_core_role(self, data, **kwargs):
-        return {**data, "role": ROLE_FROM_API[data["role"]]}
+        return {**data, "role": CORE_ROLES[data["role"]]}
 
 
 class _MessagesIn(Schema):
@@ -187,8 +210,8 @@ class MessagesQuerySchema(Schema):
 
 class DialogueMessageSchema(Schema):
     id = fields.String(attribute="public_id")
-    role = fields.Function(lambda message: ROLE_TO_API[message.role],
-                           metadata={"enum": list(ROLE_FROM_API)})
+    role = fields.Function(lambda message: API_ROLES[message.role],
+                           metadata={"enum": list(CORE_ROLES)})
     content = fields.String(attribute="text")
     name = fields.String(allow_none=True)
     created = fields.DateTime(attribute="created_at")

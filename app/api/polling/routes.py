@@ -3,83 +3,79 @@
 from flask import request
 from flask.views import MethodView
 from marshmallow import ValidationError
-from flask_smorest import Blueprint
 
-from app.auth import SECURITY_SCHEMES, current_caller, require_caller
+from app.api.face import FaceBlueprint
 from app.api.polling import schemas
+from app.auth import current_org
 from app.errors import BadRequest, InvalidInput, UnsupportedMediaType, describe_errors
 from app.services import conversations, data_sets, replies, tasks
-from app.validation import ID_CONVERTER, JSONParser, is_storable, parse_json
+from app.validation import ID_CONVERTER, is_storable, parse_json
 
-blp = Blueprint("polling", __name__, url_prefix="/api",
-                description="Conversations over a data set, answered asynchronously: "
-                            "post a question, poll the task, read the history.")
-blp.ARGUMENTS_PARSER = JSONParser()
-blp.before_request(require_caller)
-SECURITY = [{name: []} for name in SECURITY_SCHEMES]
+blp = FaceBlueprint("polling", __name__, url_prefix="/api",
+                    description="Conversations over a data set, answered asynchronously: "
+                                "post a question, poll the task, read the history.")
 UPLOAD_TYPES = (".txt", ".md", ".markdown")
 
 
 @blp.route("/data_sets")
 class DataSets(MethodView):
-    @blp.doc(security=SECURITY)
     @blp.response(200, schemas.DataSetSchema(many=True))
     def get(self):
         """List the organization's data sets"""
-        return data_sets.list_data_sets(current_caller().org_id)
+        return data_sets.list_data_sets(current_org())
 
-    @blp.doc(security=SECURITY)
     @blp.arguments(schemas.DataSetCreateSchema)
     @blp.response(201, schemas.DataSetSchema)
     def post(self, body):
         """Create a data set"""
-        return data_sets.create_data_set(current_caller().org_id, **body)
+        return data_sets.create_data_set(current_org(), **body)
 
 
 @blp.route(f"/data_sets/<{ID_CONVERTER}:data_set_id>")
 class DataSetById(MethodView):
-    @blp.doc(security=SECURITY)
+    @blp.errors(404)
     @blp.response(200, schemas.DataSetSchema)
     def get(self, data_set_id):
         """Get a data set"""
-        return data_sets.get_data_set(current_caller().org_id, data_set_id)
+        return data_sets.get_data_set(current_org(), data_set_id)
 
 
 @blp.route(f"/data_sets/<{ID_CONVERTER}:data_set_id>/documents")
 class Documents(MethodView):
-    @blp.doc(security=SECURITY)
+    @blp.errors(404)
     @blp.response(200, schemas.DocumentSchema(many=True))
     def get(self, data_set_id):
         """List a data set's documents"""
-        return data_sets.list_documents(current_caller().org_id, data_set_id)
+        return data_sets.list_documents(current_org(), data_set_id)
 
     # Two ways in, which flask-smorest's @arguments cannot express together: the
     # request body is documented here and parsed by _document_from().
-    @blp.doc(security=SECURITY, requestBody={"required": True, "content": {
+    @blp.doc(requestBody={"required": True, "content": {
         "application/json": {"schema": schemas.DocumentCreateSchema},
         "multipart/form-data": {"schema": schemas.DocumentUploadSchema}}})
+    @blp.errors(404)
     @blp.response(201, schemas.DocumentSchema)
     def post(self, data_set_id):
         """Add a document: JSON {title, content}, or a multipart upload of a .txt/.md file
 
         Its text is split into passages and indexed for retrieval at once."""
         title, content = _document_from(request)
-        return data_sets.add_document(current_caller().org_id, data_set_id, title, content)
+        return data_sets.add_document(current_org(), data_set_id, title, content)
 
 
 @blp.route("/conversations")
 class Conversations(MethodView):
-    @blp.doc(security=SECURITY)
+    @blp.errors(404)
     @blp.arguments(schemas.ConversationCreateSchema)
     @blp.response(201, schemas.ConversationSchema)
     def post(self, body):
         """Start a conversation over a data set"""
-        return conversations.create_conversation(current_caller().org_id, body["data_set_id"])
+        return conversations.create_conversation(current_org(), body["data_set_id"])
 
 
 @blp.route(f"/conversations/<{ID_CONVERTER}:conversation_id>")
 class ConversationById(MethodView):
-    @blp.doc(security=SECURITY)
+    @blp.errors(404)
     @blp.arguments(schemas.HistoryQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, schemas.ConversationWithHistorySchema)
     def get(self, conversation_id, limit=None, before=None):
@@ -87,28 +83,28 @@ class ConversationById(MethodView):
 
         The whole history, or with `limit` its latest messages (and with `before`, the
         page before a message), as cheap deep in a long conversation as at its end."""
-        return conversations.get_history_page(current_caller().org_id, conversation_id,
+        return conversations.get_history_page(current_org(), conversation_id,
                                               limit, before)
 
-    @blp.doc(security=SECURITY)
+    @blp.errors(404, 409)
     @blp.arguments(schemas.QuestionSchema)
     @blp.response(202, schemas.TaskAcceptedSchema)
     def post(self, body, conversation_id):
         """Send a question; the reply is produced asynchronously
 
         Poll GET /api/task_status/{task_id} until SUCCESS or FAILURE."""
-        posted = replies.post_question(current_caller().org_id, conversation_id,
+        posted = replies.post_question(current_org(), conversation_id,
                                        body["question_message"], body["data_set_id"])
         return {"task_id": posted.task_id}
 
 
 @blp.route("/task_status/<task_id>")
 class TaskStatus(MethodView):
-    @blp.doc(security=SECURITY)
+    @blp.errors(404)
     @blp.response(200, schemas.TaskStatusSchema)
     def get(self, task_id):
         """The state of a task: PENDING, SUCCESS or FAILURE (with its error)"""
-        return tasks.get_task(current_caller().org_id, task_id)
+        return tasks.get_task(current_org(), task_id)
 
 
 def _document_from(req) -> tuple[str, str]:

@@ -3,17 +3,16 @@ compaction) as Server-Sent Events, from the start or after Last-Event-ID."""
 
 from flask import jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from app.auth import SECURITY_SCHEMES, current_caller, require_caller
-from app.errors import BadRequest
+from app.api.face import FaceBlueprint
+from app.api.tasks import schemas
+from app.auth import current_org
+from app.errors import BadRequest, error_body
 from app.services import events, tasks
-from app.streaming import sse_response, task_relay
+from app.streaming import event_stream_response, sse_response, task_relay
 
-blp = Blueprint("task_events", __name__, url_prefix="/api/tasks",
-                description="Any task's progress as Server-Sent Events.")
-blp.before_request(require_caller)
-SECURITY = [{name: []} for name in SECURITY_SCHEMES]
+blp = FaceBlueprint("task_events", __name__, url_prefix="/api/tasks",
+                    description="Any task's progress as Server-Sent Events.")
 LAST_EVENT_ID = {"in": "header", "name": "Last-Event-ID", "required": False,
                  "schema": {"type": "string"},
                  "description": "Resume after this event (the `id` of the last one you got); "
@@ -22,14 +21,15 @@ LAST_EVENT_ID = {"in": "header", "name": "Last-Event-ID", "required": False,
 
 @blp.route("/<task_id>/events")
 class TaskEvents(MethodView):
-    @blp.doc(security=SECURITY, parameters=[LAST_EVENT_ID], responses={
-        200: {"description": "Server-Sent Events: start, content, end or error.",
-              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+    @blp.doc(parameters=[LAST_EVENT_ID], responses={
+        200: event_stream_response("Server-Sent Events: start, content, end or error."),
         410: {"description": "The task has finished and its events have expired; the "
-                             "body points to its stored result."}})
+                             "body points to its stored result.",
+              "content": {"application/json": {"schema": schemas.EventsExpiredSchema}}}})
+    @blp.errors(400, 404)
     def get(self, task_id):
         """A task's events, live; resume with Last-Event-ID"""
-        org_id = current_caller().org_id
+        org_id = current_org()
         after = _resume_point()
         task = tasks.get_task(org_id, task_id)
         final = tasks.outcome(task)
@@ -52,11 +52,11 @@ def _resume_point() -> str:
 def _expired(task, final: tuple[str, dict]):
     """A finished task whose stream has expired: say so, and where its result is."""
     name, data = final
-    body = {"code": 410, "status": "Gone", "task_id": task.id, "state": task.state,
-            "message": f"The events of task {task.id} have expired; the task is "
-                       f"{task.state}. Its status: GET /api/task_status/{task.id}.",
-            "outcome": {"event": name, "data": data}}
+    message = (f"The events of task {task.id} have expired; the task is {task.state}. "
+               f"Its status: GET /api/task_status/{task.id}.")
     if data.get("message_id"):
-        body["message"] += (f" Its reply is stored as message {data['message_id']}, "
-                            "in the conversation's history.")
-    return jsonify(body), 410
+        message += (f" Its reply is stored as message {data['message_id']}, in the "
+                    "conversation's history.")
+    body = {**error_body(410, message), "task_id": task.id, "state": task.state,
+            "outcome": {"event": name, "data": data}}
+    return jsonify(schemas.EventsExpiredSchema().dump(body)), 410

@@ -1,0 +1,158 @@
+"""One pattern for every face: a face is a FaceBlueprint, its routes and its schemas.
+
+A FaceBlueprint gives each face what every face would otherwise repeat:
+- JSON bodies read by app.validation's parser (unparseable → 400, not JSON → 415);
+- authentication before every view, then the face's own Guard if it has one;
+- the face's error body for every error answered under its paths (app.errors);
+- in the OpenAPI document, on every operation: the security requirement, the guard's
+  parameters, and each error the operation can answer, described by the face's own
+  error schema (flask-smorest's default error responses are replaced; its `Error`
+  schema is app.errors.error_body's, set in create_app).
+
+A view declares only the errors that are its own: @blp.errors(404, 409).
+"""
+
+from collections.abc import Callable, Mapping
+from copy import deepcopy
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from app.auth import SECURITY, require_caller
+from app.errors import error_body, register_error_shape
+from app.validation import JSONParser
+
+# What any operation can answer: no or a bad key, the database unreachable.
+ALWAYS = (401, 503)
+# What reading a JSON body can answer: unparseable, over PARLEY_MAX_BODY_BYTES, not
+# JSON, fields at fault.
+BODY_ERRORS = (400, 413, 415, 422)
+QUERY_ERRORS = (422,)
+# What gunicorn answers before any face sees the request (app/gunicorn_conf.py), in the
+# common error body whatever the face: a request line or headers over its limits.
+WEB_SERVER_ERRORS = {414: "The request line is over the web server's limit.",
+                     431: "A header, or the number of headers, is over the web "
+                          "server's limits."}
+DEFAULT_DESCRIPTION = "Any other error (a method the path does not take, a server fault)."
+
+# (status, message, errors, code) -> the body of an error response.
+ErrorBody = Callable[[int, str, dict | None, str | None], dict]
+
+
+class ErrorSchema(Schema):
+    """The error body of app.errors.error_body."""
+
+    code = fields.Integer(required=True, metadata={"description": "the HTTP status"})
+    status = fields.String(required=True, metadata={"description": "its reason phrase"})
+    message = fields.String(required=True)
+    errors = fields.Dict(metadata={"description": "bad input: the fields at fault, by "
+                                                  "location (json, query, files)"})
+
+
+def standard_body(status: int, message: str, errors: dict | None, code: str | None) -> dict:
+    return error_body(status, message, errors)
+
+
+@dataclass(frozen=True)
+class ErrorFormat:
+    """A face's error responses: their body, the schema documenting it, and the
+    statuses the face's spec answers as another (e.g. every bad input as 400)."""
+
+    schema: type[Schema] = ErrorSchema
+    body: ErrorBody = standard_body
+    statuses: Mapping[int, int] = field(default_factory=dict)
+
+    def status_of(self, status: int) -> int:
+        return self.statuses.get(status, status)
+
+    def answer(self, status: int, message: str, errors: dict | None,
+               code: str | None) -> tuple[int, dict]:
+        status = self.status_of(status)
+        return status, self.body(status, message, errors, code)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A check a face makes on every request once the caller is known, with the
+    parameters it reads and the statuses it can answer, for every operation's doc.
+    (A view's own `@blp.doc(parameters=...)` replaces the list: a guarded face
+    documents its views' parameters with schemas.)"""
+
+    check: Callable[[], None]
+    parameters: tuple[dict, ...] = ()
+    errors: tuple[int, ...] = ()
+
+
+class FaceBlueprint(Blueprint):
+    ARGUMENTS_PARSER = JSONParser()
+
+    def __init__(self, name: str, import_name: str, *, url_prefix: str, description: str,
+                 errors: ErrorFormat = ErrorFormat(), paths: tuple[str, ...] = (),
+                 guard: Guard | None = None):
+        """`paths`: where the face's error body applies, when not just `url_prefix`
+        (a face sharing its prefix with another names its own paths)."""
+        super().__init__(name, import_name, url_prefix=url_prefix, description=description)
+        self.error_format = errors
+        self.error_paths = paths or (url_prefix,)
+        self.guard = guard
+        self.before_request(self._admit)
+        self._prepare_doc_cbks.append(self._prepare_face_doc)
+
+    def register(self, app, options) -> None:
+        super().register(app, options)
+        for path in self.error_paths:
+            register_error_shape(app, path, self.error_format.answer)
+
+    def _admit(self) -> None:
+        require_caller()
+        if self.guard is not None:
+            self.guard.check()
+
+    @staticmethod
+    def errors(*statuses: int):
+        """Document the errors a view can answer beyond what every operation can
+        (ALWAYS, the guard's, and its arguments'): e.g. @blp.errors(404, 409)."""
+
+        def decorator(func):
+            doc = deepcopy(getattr(func, "_apidoc", {}))
+            doc["face_errors"] = sorted({*doc.get("face_errors", ()), *statuses})
+            func._apidoc = doc
+            return func
+
+        return decorator
+
+    def _prepare_face_doc(self, doc: dict, doc_info: dict, **_) -> dict:
+        """Runs after flask-smorest's own steps, for each operation of the face."""
+        statuses = self._error_statuses(doc, doc_info.get("manual_doc", {}),
+                                        doc_info.get("face_errors", ()))
+        doc["security"] = SECURITY
+        if self.guard is not None:
+            doc.setdefault("parameters", []).extend(deepcopy(self.guard.parameters))
+        responses = doc.setdefault("responses", {})
+        responses.pop(422, None)  # flask-smorest's, which the face may answer as 400
+        for status in sorted(statuses):
+            responses[status] = _error_response(HTTPStatus(status).phrase,
+                                                self.error_format.schema)
+        for status, description in WEB_SERVER_ERRORS.items():
+            responses[status] = _error_response(description, ErrorSchema)
+        responses["default"] = _error_response(DEFAULT_DESCRIPTION, self.error_format.schema)
+        return doc
+
+    def _error_statuses(self, doc: dict, manual_doc: dict, declared) -> set[int]:
+        """What the operation can answer, from what it reads (`doc` as flask-smorest
+        made it from @arguments, before the guard's parameters are added)."""
+        statuses = {*ALWAYS, *declared}
+        if self.guard is not None:
+            statuses.update(self.guard.errors)
+        if "requestBody" in doc or "requestBody" in manual_doc:
+            statuses.update(BODY_ERRORS)
+        if any(parameter.get("in") == "query" for parameter in doc.get("parameters", [])):
+            statuses.update(QUERY_ERRORS)
+        return {self.error_format.status_of(status) for status in statuses}
+
+
+def _error_response(description: str, schema: type[Schema]) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": schema}}}

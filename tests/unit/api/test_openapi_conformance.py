@@ -1,0 +1,111 @@
+"""The served OpenAPI document is true: schemathesis generates requests for every
+operation from /openapi.json, sends them to the app in-process, authenticated, and
+checks each answer against the document (status code, content type, body schema) and
+that none is a server error. Path and query ids are those of things that exist, so the
+requests reach past the 404s to the views' real answers."""
+
+from itertools import product
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.openapi.checks import JsonSchemaError
+from schemathesis.specs.openapi.checks import (content_type_conformance,
+                                               response_schema_conformance,
+                                               status_code_conformance)
+
+from app.services import tasks
+from tests.conftest import ask
+
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance,
+          content_type_conformance]
+# Examples per operation, mode and id: enough to reach each documented answer, few
+# enough that the whole document takes well under a minute on two cores.
+EXAMPLES = 20
+
+
+def load_schema(app, document: dict | None = None):
+    if document is None:
+        return schemathesis.openapi.from_wsgi("/openapi.json", app)
+    schema = schemathesis.openapi.from_dict(document)
+    schema.app = app
+    return schema
+
+
+@pytest.fixture
+def known(app, client, auth, org_key, conversation_id, data_set_id) -> dict:
+    """For each path or query parameter, the ids to try: things of the caller's that
+    exist. Two finished tasks: one whose events are still streamed (200, an SSE
+    error event), one whose events have expired (410)."""
+    app.config["SSE_HEARTBEAT_SECONDS"] = 0.05  # a relay's idle wait, per example
+    dialogue_id = client.get(f"/api/conversations/{conversation_id}",
+                             headers=auth).get_json()["public_id"]
+    expired = ask(client, auth, conversation_id)
+    tasks.fail(expired, "The model refused.")
+    app.extensions["task_events"].client.flushall()
+    streamed = ask(client, auth, conversation_id)
+    tasks.fail(streamed, "The model refused.")
+    message_id = client.get(f"/dialogue/{dialogue_id}/messages",
+                            headers=auth).get_json()["items"][0]["id"]
+    return {"path": {"data_set_id": [data_set_id], "conversation_id": [conversation_id],
+                     "task_id": [expired, streamed], "dialogue_id": [dialogue_id],
+                     "message_id": [message_id]},
+            # The conversation service's, with a conversation made by another face.
+            "query": {"org_id": [org_key["org_id"]], "conversation_id": [dialogue_id]}}
+
+
+def test_every_answer_is_documented(app, known, auth, subtests):
+    # One subtest per operation, mode and ids: a failure names them, and the others
+    # still run. (schemathesis' own pytest loader does not work with pytest 9.2.)
+    operations = [result.ok() for result in load_schema(app).get_all_operations()]
+    assert len(operations) >= 28
+    for operation in sorted(operations, key=_deletes_last):
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            for path, query in _fixed(operation, known):
+                with subtests.test(operation=operation.label, mode=mode.value,
+                                   ids={**path, **query}):
+                    _conforms(operation.as_strategy(mode, path_parameters=path,
+                                                    query=query), auth)
+
+
+def _deletes_last(operation) -> tuple[bool, int]:
+    """Deleting the dialogue would leave the operations after it only 404s."""
+    return operation.method.upper() == "DELETE", -operation.path.count("/")
+
+
+def _fixed(operation, known: dict):
+    """Each combination of known ids for the parameters the operation declares, as
+    (path parameters, query parameters)."""
+    names = [("path", p.name) for p in operation.path_parameters if p.name in known["path"]]
+    names += [("query", p.name) for p in operation.query if p.name in known["query"]]
+    for values in product(*(known[where][name] for where, name in names)):
+        chosen = {"path": {}, "query": {}}
+        for (where, name), value in zip(names, values):
+            chosen[where][name] = value
+        yield chosen["path"], chosen["query"]
+
+
+def _conforms(strategy, auth: dict) -> None:
+    @given(case=strategy)
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    def answers_as_documented(case):
+        case.call_and_validate(headers=auth, checks=CHECKS)
+
+    answers_as_documented()
+
+
+def test_a_wrong_schema_is_caught(app, client, auth):
+    """The check can fail: with the polling face's error code documented as a string,
+    the 404 of an unknown data set no longer conforms."""
+    document = client.get("/openapi.json").get_json()
+    document["components"]["schemas"]["Error"]["properties"]["code"] = {"type": "string"}
+    operation = load_schema(app, document)["/api/data_sets/{data_set_id}"]["GET"]
+    case = operation.Case(path_parameters={"data_set_id": 999})
+
+    with pytest.raises(BaseExceptionGroup) as caught:
+        case.call_and_validate(headers=auth, checks=CHECKS)
+
+    assert caught.group_contains(JsonSchemaError, match="404 is not of type")
