@@ -28,6 +28,10 @@ def create_conversation(org_id: str, title: str, is_archived: bool = False) -> C
     return conversation
 
 
+def is_archived(conversation: Conversation) -> bool:
+    return conversation.status == ARCHIVED
+
+
 def list_conversations(org_id: str, limit: int, offset: int) -> list[Conversation]:
     """Newest first."""
     return list(db.session.scalars(

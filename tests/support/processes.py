@@ -54,14 +54,16 @@ def start_celery(arguments: list[str], env: dict, log_path: Path,
 
 def start_gunicorn(env: dict, port: int, log_path: Path, threads: int = 20
                    ) -> subprocess.Popen:
-    """The app under gunicorn (gthread, one worker process) on 127.0.0.1:port, logging
-    to log_path; not waited for."""
+    """The app under gunicorn with Parley's config (app/gunicorn_conf.py), as every
+    command line runs it, with one worker process, on 127.0.0.1:port, logging to
+    log_path; not waited for."""
+    env = {**os.environ, "WEB_CONCURRENCY": "1", "PARLEY_WEB_THREADS": str(threads), **env}
     with log_path.open("w") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "app.wsgi:app", "--bind", f"127.0.0.1:{port}",
-             "--worker-class", "gthread", "--workers", "1", "--threads", str(threads),
-             "--access-logfile", "-", "--error-logfile", "-"],
-            cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf",
+             "app.wsgi:app", "--bind", f"127.0.0.1:{port}", "--access-logfile", "-",
+             "--error-logfile", "-"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def stop_process(process: subprocess.Popen) -> None:

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from app.config import Config
-from app.models.conversations import ARCHIVED
+from app.services import chat_sessions
 from app.services.agent_io import API_ROLES
 from app.validation import MAX_ID, Text
 
@@ -20,7 +20,7 @@ class ChatConversationSchema(Schema):
     # A UUID when made here; a conversation made by another face keeps its own id.
     id = fields.String(attribute="public_id")
     title = fields.String(attribute="label", allow_none=True)
-    is_archived = fields.Function(lambda conversation: conversation.status == ARCHIVED,
+    is_archived = fields.Function(chat_sessions.is_archived,
                                   metadata={"type": "boolean"})
     created_at = fields.DateTime(attribute="started_at")
     updated_at = fields.DateTime()

@@ -111,7 +111,8 @@ class TaskStatusSchema(Schema):
         "enum": ["queued", "running", "succeeded", "failed"],
         "description": "Finer than `state`: whether a PENDING task is queued or running."})
     task_id = fields.String(attribute="id")
-    conversation_id = fields.Integer()
+    # A task about no conversation (kinds to come) has none.
+    conversation_id = fields.Integer(allow_none=True)
     message_id = fields.Integer(allow_none=True)
     reply_message_id = fields.Integer(allow_none=True)
     error = fields.String(allow_none=True)

@@ -3,23 +3,16 @@ runs it: the errors gunicorn answers itself, before the app sees the request, ar
 like the app's."""
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.processes import free_port, start_gunicorn, stop_process
+
 START_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def exchange(port: int, request: bytes) -> tuple[str, dict, bytes]:
@@ -41,24 +34,13 @@ def exchange(port: int, request: bytes) -> tuple[str, dict, bytes]:
 def gunicorn(tmp_path_factory):
     home = tmp_path_factory.mktemp("gunicorn")
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{home / 'parley.db'}",
-           "REDIS_URL": "memory://", "PORT": str(port), "WEB_CONCURRENCY": "1",
-           "PARLEY_WEB_THREADS": "4"}
-    with (home / "gunicorn.log").open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf",
-             "app.wsgi:app", "--bind", f"127.0.0.1:{port}"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    env = {"DATABASE_URL": f"sqlite:///{home / 'parley.db'}", "REDIS_URL": "memory://"}
+    process = start_gunicorn(env, port, home / "gunicorn.log", threads=4)
     try:
         _wait_until_serving(port, process, home / "gunicorn.log")
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def _wait_until_serving(port: int, process: subprocess.Popen, log: Path) -> None:

@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance,
                                                status_code_conformance)
 
 from app.services import tasks
-from tests.conftest import ask
+from tests.support.data import ask
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance,
           content_type_conformance]
