@@ -39,10 +39,6 @@ class Forbidden(ParleyError):
     status_code = 403
 
 
-class Gone(ParleyError):
-    status_code = 410
-
-
 class NotFound(ParleyError):
     status_code = 404
 

@@ -43,9 +43,9 @@ def enqueue(conversation_id: int, body: dict) -> dict:
             (conversation_id, seq - 1, body["question_message"], now,
              f"msg_{uuid.uuid4().hex[:16]}")).fetchone()[0]
         conn.execute(
-            "INSERT INTO tasks (id, org_id, name, conversation_id, message_id, state, "
+            "INSERT INTO tasks (id, org_id, kind, conversation_id, message_id, state, "
             "attempts, published_at, created_at, updated_at) "
-            "VALUES (%s, %s, 'parley.reply', %s, %s, 'PENDING', 0, %s, %s, %s)",
+            "VALUES (%s, %s, 'reply', %s, %s, 'PENDING', 0, %s, %s, %s)",
             (task_id, org_id, conversation_id, message_id, now, now, now))
     celery.send_task("parley.reply", args=[task_id], task_id=task_id)
     return {"task_id": task_id}
