@@ -176,8 +176,10 @@ def _give_back(held: Claim, error: str) -> bool:
 def _fail(held: Claim, exc: Exception) -> None:
     """Neither the model's fault nor a passing one: end the task readably rather than
     leave it for the sweep to retry."""
-    log.exception("task %s failed", held.task_id, exc_info=exc)
-    return _end_failed(held, f"internal error: {type(exc).__name__}: {exc}"[:500])
+    log.error("task %s failed", held.task_id, exc_info=exc)
+    # The kind of error only: its text may quote a statement and what users wrote.
+    return _end_failed(held, f"internal error: {type(exc).__name__} (the worker's log has "
+                             "the details)")
 
 
 def _end_failed(held: Claim, error: str) -> None:

@@ -3,9 +3,7 @@ Valkey server on its own port, started and stopped here) and its own worker and 
 processes, supervised, with deadlines shortened to seconds; and how to read what it left
 behind."""
 
-import signal
 import threading
-import time
 from collections import Counter
 
 from sqlalchemy import select
@@ -64,15 +62,6 @@ class FaultStack(Stack):
         self.log_path = self.tmp_path / f"worker-{self.restarts}.log"
         return start_worker(self.env, self.log_path, concurrency=50)
 
-    def kill_worker(self) -> None:
-        """SIGKILL the worker; the supervisor starts another."""
-        killed = self.worker
-        killed.send_signal(signal.SIGKILL)
-        killed.wait()
-        deadline = time.monotonic() + 60
-        while self.worker is killed and time.monotonic() < deadline:
-            time.sleep(0.1)
-
     def close(self) -> None:
         self.closing.set()
         self.supervisor.join()
@@ -93,6 +82,9 @@ def replies_per_question(task_ids) -> Counter:
     return Counter({question: replies.count(question) for question in questions})
 
 
-def model_calls_per_question(fake_model) -> Counter:
-    """How often the model was asked each question (the last user turn of a call)."""
-    return Counter(request["messages"][-1]["content"] for request in fake_model.requests)
+def model_calls_per_question(fake_model, questions) -> dict[str, int]:
+    """How often the model was asked each of these questions (in the last user turn of
+    a call: a question whose predecessor went unanswered is joined to it)."""
+    asked = [request["messages"][-1]["content"] for request in fake_model.requests
+             if isinstance(request, dict) and request.get("messages")]
+    return {question: sum(question in text for text in asked) for question in questions}

@@ -9,7 +9,6 @@ These tests stop and start Redis, so they run on an embedded Valkey server of th
 own, on a free port, once empty after the restart and once with its data kept."""
 
 import time
-from collections import Counter
 
 import pytest
 import redis
@@ -21,6 +20,7 @@ from app.extensions import db
 from tests.support.apps import make_real_app
 from tests.support.data import SLA_DOCUMENT
 from tests.support.data import ask as ask_through
+from tests.support.faults import model_calls_per_question
 from tests.support.processes import free_port, start_worker, stop_process
 from tests.support.stacks import WORKER_ENV, Stack
 
@@ -148,5 +148,5 @@ def test_a_worker_holding_replies_survives_a_redis_restart(stack, broker, fake_m
     assert stack.worker.poll() is None and stack.worker.pid == pid
     assert [s["state"] for s in statuses] == ["SUCCESS"] * 6
     # The model calls in flight were kept: each question was asked once.
-    calls = Counter(request["messages"][-1]["content"] for request in fake_model.requests)
+    calls = model_calls_per_question(fake_model, in_flight)
     assert [calls[question] for question in in_flight] == [1] * 5

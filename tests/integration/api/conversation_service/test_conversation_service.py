@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import ChatSession, Conversation, LanguageModel, Message, Task
-from app.services import chat_sessions, language_models, replies, tasks
+from app.services import chat_sessions, language_models, replies
 from app.services import dialogues as dialogue_service
 from tests.support.work import answer
 from tests.support.conversation_service import (OFFLINE_MODEL_ID, Api, error,
