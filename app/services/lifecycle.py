@@ -35,6 +35,7 @@ from app.services.tasks import Claim
 log = logging.getLogger(__name__)
 
 DB_BACKOFF_FIRST, DB_BACKOFF_MAX = 0.2, 3.0
+LEASE_LOST = object()  # the claim was taken over before the result could be stored
 
 
 @dataclass(frozen=True)
@@ -131,11 +132,11 @@ def _store(kind: TaskKind, held: Claim, kept, result: Result) -> None:
 
     def store_and_finish():
         tasks.lock_conversation(held.conversation_id)  # the hand-over needs it
-        handover = tasks.succeed(held)
-        if handover is False:
+        if not tasks.succeed(held):
             db.session.rollback()
-            return False, None
+            return LEASE_LOST, None
         end = kind.store(held, kept, result)
+        handover = tasks.hand_over(held.conversation_id, held.message_id)
         db.session.commit()
         return handover, end
 
@@ -148,7 +149,7 @@ def _store(kind: TaskKind, held: Claim, kept, result: Result) -> None:
         return None
     except Exception as exc:
         return _fail(held, exc)
-    if handover is False:
+    if handover is LEASE_LOST:
         log.info("task %s: claim %s was taken over; its result is dropped",
                  held.task_id, held.attempt)
         return None

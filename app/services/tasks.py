@@ -255,15 +255,12 @@ def fail(task_id: str, error: str, attempt: int | None = None) -> None:
     publish_handover(handover)
 
 
-def succeed(held: Claim) -> Handover | bool:
-    """Inside the caller's transaction (the one that stores the result, with the
-    conversation locked): mark SUCCESS if the claim still holds the task, and take the
-    conversation's next question, to publish after the commit. False when the claim
-    was lost (roll back: the result must not be stored)."""
-    if db.session.execute(_SUCCEED, {"task_id": held.task_id, "attempt": held.attempt,
-                                     "now": utcnow()}).first() is None:
-        return False
-    return hand_over(held.conversation_id, held.message_id)
+def succeed(held: Claim) -> bool:
+    """Mark SUCCESS, if the claim still holds the task, inside the caller's transaction
+    (the one that stores the result, with the conversation locked). False when the
+    claim was lost: roll back, the result must not be stored."""
+    return db.session.execute(_SUCCEED, {"task_id": held.task_id, "attempt": held.attempt,
+                                         "now": utcnow()}).first() is not None
 
 
 def hand_over(conversation_id: int | None, message_id: int | None) -> Handover:

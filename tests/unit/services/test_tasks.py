@@ -144,7 +144,7 @@ def test_a_stored_reply_is_the_tasks_reply(app, db, org_key, task_id):
 
 def test_a_claim_finishes_its_task_once(db, task_id):
     held = tasks.claim(task_id, WORKER)
-    assert tasks.succeed(held) is None  # finished; no next question to hand over to
+    assert tasks.succeed(held) is True
     db.session.commit()
 
     assert tasks.succeed(held) is False
@@ -366,7 +366,7 @@ def test_a_lost_claim_cannot_finish_the_task(db, task_id):
 
     assert tasks.succeed(stale) is False
     db.session.rollback()
-    assert tasks.succeed(current) is None
+    assert tasks.succeed(current) is True
     db.session.commit()
     assert fresh_task(db, task_id).state == "SUCCESS"
 
