@@ -1,28 +1,35 @@
-"""The web side: create_app(config_class) binds config, extensions, faces and Celery."""
+"""The web side: create_app(config_class) binds config, extensions, faces and Celery.
+
+The package imports nothing else when it is imported: the modules with no database in
+them (app.services.agent_io, app.services.text), which agents and model providers
+import, bring in only themselves (pyproject.toml's import-linter contracts; a test
+checks the modules a provider loads)."""
 
 import logging
 from pathlib import Path
 
 from flask import Flask
 
-from app.auth import SECURITY_SCHEMES
-from app.config import Config, celery_settings
-from app.errors import register_error_handlers
-from app import extensions
-from app.extensions import celery_init_app, db, migrate
-from app.models import *  # noqa: F403 - models must be imported for Flask-Migrate
-from app.request_ids import LOG_FORMAT, init_request_ids
-from app.services.events import init_task_events
-from app.sqlite import configure_sqlite
-
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
-def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
+def create_app(config_class=None, **overrides) -> Flask:
+    """The app, with app.config.Config (or `config_class`) and `overrides`."""
+    from app import extensions
+    from app.config import Config, celery_settings, engine_options
+    from app.errors import register_error_handlers
+    from app.extensions import celery_init_app, db, migrate
+    from app import models  # noqa: F401 - every model, for Flask-Migrate
+    from app.request_ids import LOG_FORMAT, init_request_ids
+    from app.services import task_kinds
+    from app.services.events import init_task_events
+    from app.sqlite import configure_sqlite
+
     app = Flask(__name__)
-    app.config.from_object(config_class)
+    app.config.from_object(config_class or Config)
     app.config.update(overrides)
-    app.config.setdefault("CELERY", celery_settings(app.config))
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
+    app.config.setdefault("CELERY", celery_settings(app.config, task_kinds))
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     # One line per model request, from hundreds of threads, costs more than it tells.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
@@ -44,11 +51,13 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 def _register_faces(app: Flask) -> None:
     """Each face is a FaceBlueprint (app/api/face.py); registering it brings its routes,
     its error body and its part of the OpenAPI document."""
+    from app import extensions
     from app.api.conversation_service.routes import blp as conversation_service
     from app.api.face import ErrorSchema
     from app.api.dialogues.routes import blp as dialogues
     from app.api.polling.routes import blp as polling
     from app.api.tasks.routes import blp as task_events
+    from app.auth import SECURITY_SCHEMES
 
     # Through the module: the name `api` in this package is the app.api subpackage.
     rest_api = extensions.api

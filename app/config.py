@@ -6,7 +6,6 @@ from pathlib import Path
 from kombu import Exchange, Queue
 
 from app.broker import TRANSPORT as BROKER_TRANSPORT
-from app.services import task_kinds
 
 
 def _env_float(name: str, default: float) -> float:
@@ -54,7 +53,14 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {
         "pool_size": _env_int("PARLEY_DB_POOL_SIZE", 8),
         "max_overflow": _env_int("PARLEY_DB_MAX_OVERFLOW", 12),
+        # A thread that finds no free connection in this time fails its step, which
+        # a task retries (app/services/lifecycle.py) and the API answers with a 503.
+        "pool_timeout": _env_float("PARLEY_DB_POOL_TIMEOUT", 10.0),
     }
+    # PostgreSQL only (engine_options): a server that does not answer is given up on
+    # after this many seconds, rather than never (libpq's default), so every wait on
+    # the database ends and is retried.
+    DB_CONNECT_TIMEOUT_SECONDS = _env_int("PARLEY_DB_CONNECT_TIMEOUT", 5)
     # The broker and the per-task event streams. `parley up` starts an embedded
     # server and sets this when it is missing.
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -123,8 +129,18 @@ class Config:
 
 
 
-def celery_settings(config) -> dict:
-    """Celery's settings, derived from the app's so that one place decides each value."""
+def engine_options(config) -> dict:
+    """SQLAlchemy's engine options for the configured database."""
+    options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": config["DB_CONNECT_TIMEOUT_SECONDS"],
+                                   **options.get("connect_args", {})}
+    return options
+
+
+def celery_settings(config, kinds) -> dict:
+    """Celery's settings, derived from the app's so that one place decides each value;
+    the tasks' names and queues from the registry of kinds (app/services/task_kinds.py)."""
     time_limit = config["TASK_TIME_LIMIT_SECONDS"]
     visibility_timeout = int(time_limit + config["RETRY_BACKOFF_MAX_SECONDS"]
                              + config["VISIBILITY_MARGIN_SECONDS"])
@@ -139,6 +155,9 @@ def celery_settings(config) -> dict:
         # its one-hour default.
         "broker_transport_options": transport_options,
         "result_backend_transport_options": transport_options,
+        # Replies wait on the model: threads, not processes (and a worker's heartbeat,
+        # app/services/presence.py, names the process that holds its claims).
+        "worker_pool": "threads",
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
@@ -149,17 +168,17 @@ def celery_settings(config) -> dict:
         "worker_send_task_events": True,
         # Each kind's task to its queue; a worker consumes every queue unless given
         # --queues, so no command line repeats the list.
-        "task_default_queue": task_kinds.QUEUES[0],
+        "task_default_queue": kinds.QUEUES[0],
         "task_queues": [Queue(name, Exchange(name), routing_key=name)
-                        for name in task_kinds.QUEUES],
-        "task_routes": task_kinds.routes(),
+                        for name in kinds.QUEUES],
+        "task_routes": kinds.routes(),
         # A broker outage must not hang the API: fail fast, the sweep publishes later.
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0,
                                       "interval_step": 0.2, "interval_max": 0.5},
         # A sweep not run by the time the next is due is dropped, not piled up (while
         # no worker runs, beat goes on sending them).
-        "beat_schedule": {task_kinds.SWEEP_TASK: {
-            "task": task_kinds.SWEEP_TASK, "schedule": config["SWEEP_INTERVAL_SECONDS"],
+        "beat_schedule": {kinds.SWEEP_TASK: {
+            "task": kinds.SWEEP_TASK, "schedule": config["SWEEP_INTERVAL_SECONDS"],
             "options": {"expires": config["SWEEP_INTERVAL_SECONDS"] * 2}}},
     }
 

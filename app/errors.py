@@ -13,7 +13,8 @@ from collections.abc import Callable
 from http import HTTPStatus
 
 from flask import Flask, current_app, jsonify, request
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
@@ -95,6 +96,15 @@ def _json_error(status: int, message: str, errors: dict | None = None,
     return jsonify(error_body(status, message, errors)), status
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or could not serve, for now: a refused or
+    dropped connection, too many clients, a restart, a serialization failure or
+    deadlock (PostgreSQL reports these as OperationalError), or no pooled connection
+    free in time. The API answers 503; a task tries again."""
+    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ParleyError)
     def handle_parley_error(exc: ParleyError):
@@ -108,9 +118,8 @@ def register_error_handlers(app: Flask) -> None:
         message = data.get("message") or _describe(exc, errors)
         return _json_error(exc.code or 500, message, errors)
 
-    @app.errorhandler(OperationalError)
-    def handle_database_down(exc: DBAPIError):
-        log.warning("database unavailable: %s", exc.orig)
+    def handle_database_down(exc: Exception):
+        log.warning("database unavailable: %s", getattr(exc, "orig", exc))
         # Leave the session usable: the next request reconnects through a fresh pool.
         db.session.rollback()
         return _json_error(503, "The database is unavailable; try again shortly.")
@@ -124,7 +133,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        if database_unavailable(exc):
             return handle_database_down(exc)
         log.exception("unhandled error")
         return _json_error(500, "Internal server error.")

@@ -7,7 +7,7 @@ from celery.signals import worker_init, worker_shutdown
 from app import create_app
 from app.services import language_models
 from app.services.presence import Heartbeat
-from workers import tasks  # noqa: F401 - registers the tasks with Celery
+from workers import tasks
 from workers.llm import get_provider
 
 log = logging.getLogger(__name__)
@@ -19,15 +19,15 @@ _heartbeat: list[Heartbeat] = []
 
 @worker_init.connect
 def prepare_worker(**_) -> None:
-    """Before the worker takes its first task: beat its heartbeat (its claims are
-    judged by it), build the model provider (importing its SDK takes about a second,
+    """Before the worker takes its first task: check that every kind has an entry
+    point, beat its heartbeat (its claims are judged by it), build the model provider (importing its SDK takes about a second,
     better here than inside the first tasks while every other slot waits), and warn
     once of deprecated models."""
+    tasks.check_every_kind_has_an_entry_point()
     config = flask_app.config
     client = flask_app.extensions["task_events"].client
     if client is not None:
-        _heartbeat.append(Heartbeat(client, config["WORKER_HEARTBEAT_INTERVAL"],
-                                    config["WORKER_HEARTBEAT_TTL"]).start())
+        _heartbeat.append(Heartbeat(client, config["WORKER_HEARTBEAT_INTERVAL"]).start())
     get_provider(config)
     warn_of_deprecated_models(flask_app)
 

@@ -6,6 +6,7 @@ Arguments are ids only, so Flower shows what runs without showing what users wro
 """
 
 from celery import shared_task
+from celery.exceptions import Reject
 from flask import current_app
 
 from app import broker
@@ -13,6 +14,8 @@ from app.services import lifecycle, presence, replies, summaries, task_kinds, ta
 from app.services.lifecycle import TaskKind
 from workers.agents import data_set_qa, summariser
 from workers.llm import get_provider
+
+_entry_points: dict[str, object] = {}
 
 
 def kind_task(kind: TaskKind, agent):
@@ -31,8 +34,14 @@ def kind_task(kind: TaskKind, agent):
         retry = lifecycle.run(kind, task_id, produce, presence.this_worker(),
                               self.request.retries)
         if retry is not None:
-            raise self.retry(exc=retry.reason, countdown=retry.seconds)
+            try:
+                raise self.retry(exc=retry.reason, countdown=retry.seconds)
+            except Reject:
+                # The retry could not be sent (the broker is down): the sweep sends it.
+                tasks.mark_unpublished(task_id)
+                raise
 
+    _entry_points[kind.name] = run
     return run
 
 
@@ -43,3 +52,11 @@ compact = kind_task(summaries.KIND, summariser.summarize)
 @shared_task(name=task_kinds.SWEEP_TASK)
 def sweep() -> dict:
     return tasks.sweep(broker)
+
+
+def check_every_kind_has_an_entry_point() -> None:
+    """A kind with no entry point would be routed to a task no worker runs: refuse to
+    start instead."""
+    missing = set(task_kinds.KINDS) - set(_entry_points)
+    if missing:
+        raise RuntimeError(f"kinds without an entry point in workers/tasks.py: {missing}")

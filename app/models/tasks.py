@@ -36,7 +36,7 @@ class Task(db.Model):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     # The kind of work (task_kinds.py), which names its Celery task and queue.
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default=TaskState.PENDING.value)
     error: Mapped[str | None] = mapped_column(Text)
     # The lease: each claim takes the next attempt number, and only the claim holding

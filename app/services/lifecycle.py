@@ -15,7 +15,8 @@ serialization failure): each database step is retried in the worker with backoff
 so a result the model already produced is stored once the database is back, never
 thrown away and never asked for again. A step that cannot reach the database within
 DB_RETRY_SECONDS gives its claim back where it can and leaves the rest to a later
-delivery or to the sweep.
+delivery or to the sweep; a result already produced is kept for as long as its claim
+lasts (TASK_TIME_LIMIT).
 """
 
 import logging
@@ -25,8 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
+from app.errors import database_unavailable
 from app.extensions import db
 from app.services import events, tasks
 from app.services.agent_io import PermanentError, Result, TransientError
@@ -35,7 +35,6 @@ from app.services.tasks import Claim
 log = logging.getLogger(__name__)
 
 DB_BACKOFF_FIRST, DB_BACKOFF_MAX = 0.2, 3.0
-LEASE_LOST = object()  # the claim was taken over before the result could be stored
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class RetryLater:
 
 
 class DatabaseUnavailable(Exception):
-    """A database step kept failing for DB_RETRY_SECONDS."""
+    """A database step kept failing for as long as it was allowed to."""
 
 
 # The agent's work: given the gathered input and a callback for each chunk of text,
@@ -75,39 +74,33 @@ class DatabaseUnavailable(Exception):
 Produce = Callable[[Any, Callable[[str], None]], Result]
 
 
-def is_transient_database_error(exc: BaseException) -> bool:
-    return isinstance(exc, (OperationalError, InterfaceError)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated)
-
-
 def run(kind: TaskKind, task_id: str, produce: Produce, worker: str,
-        delivery: int = 0) -> RetryLater | None:
+        retries: int = 0) -> RetryLater | None:
     """Run one delivery of a task: claim, gather, produce, store. Returns when to try
-    again, if ever (`delivery` counts this message's earlier tries)."""
+    again, if ever (`retries`: how often Celery has retried this message)."""
     config = current_app.config
     try:
         held = with_database(lambda: tasks.claim(task_id, worker))
     except DatabaseUnavailable as exc:
-        return RetryLater(backoff(config, delivery), exc)
+        return RetryLater(backoff(config, retries), exc)
     if held is None:
         log.info("task %s has nothing to do (finished, unknown, waiting or held)", task_id)
         return None
+    claimed_at = time.monotonic()
     try:
-        return _run_claimed(kind, held, produce, config, delivery)
+        return _run_claimed(kind, held, produce, config, retries, claimed_at)
     except Exception as exc:  # whatever escaped the steps: the task still ends
-        if is_transient_database_error(exc):
-            _give_back(held, f"database unavailable: {exc}")
-            return RetryLater(backoff(config, delivery), exc)
+        if database_unavailable(exc):
+            return _give_back_for_later(config, held, exc, retries)
         return _fail(held, exc)
 
 
-def _run_claimed(kind: TaskKind, held: Claim, produce: Produce, config,
-                 delivery: int) -> RetryLater | None:
+def _run_claimed(kind: TaskKind, held: Claim, produce: Produce, config, retries: int,
+                 claimed_at: float) -> RetryLater | None:
     try:
         gathered = with_database(lambda: kind.gather(held))
     except DatabaseUnavailable as exc:
-        _give_back(held, f"database unavailable: {exc}")
-        return RetryLater(backoff(config, delivery), exc)
+        return _give_back_for_later(config, held, exc, retries)
     except Exception as exc:
         return _fail(held, exc)
     finally:
@@ -123,55 +116,60 @@ def _run_claimed(kind: TaskKind, held: Claim, produce: Produce, config,
         return _end_failed(held, str(exc))
     except Exception as exc:
         return _fail(held, exc)
-    return _store(kind, held, gathered.kept, result)
+    return _store(kind, held, gathered.kept, result, config, claimed_at)
 
 
-def _store(kind: TaskKind, held: Claim, kept, result: Result) -> None:
-    """Store the result and finish the task in one transaction, retried while the
-    database is unavailable; the `end` event once committed."""
-
-    def store_and_finish():
-        tasks.lock_conversation(held.conversation_id)  # the hand-over needs it
-        if not tasks.succeed(held):
-            db.session.rollback()
-            return LEASE_LOST, None
-        end = kind.store(held, kept, result)
-        handover = tasks.hand_over(held.conversation_id, held.message_id)
-        db.session.commit()
-        return handover, end
-
+def _store(kind: TaskKind, held: Claim, kept, result: Result, config,
+           claimed_at: float) -> None:
+    """Store the result and finish the task in one transaction, with the `end` event
+    once committed. While the database is unavailable the result is kept and the store
+    tried again, for as long as the claim lasts: until the sweep would take the task
+    back for making no progress (TASK_TIME_LIMIT after the claim)."""
+    lasts = config["TASK_TIME_LIMIT_SECONDS"] - (time.monotonic() - claimed_at) - 5
     try:
-        handover, end = with_database(store_and_finish)
+        finished = with_database(
+            lambda: tasks.finish(held, tasks.SUCCESS,
+                                 write=lambda: kind.store(held, kept, result)),
+            seconds=max(lasts, config["DB_RETRY_SECONDS"]))
     except DatabaseUnavailable:
-        # Still STARTED under this claim: the sweep re-queues it after the time limit.
-        log.error("task %s: its result could not be stored within %ss; it will run "
-                  "again", held.task_id, current_app.config["DB_RETRY_SECONDS"])
+        log.error("task %s: its result could not be stored while its claim lasted; the "
+                  "sweep will run it again", held.task_id)
         return None
     except Exception as exc:
         return _fail(held, exc)
-    if handover is LEASE_LOST:
+    if finished is None:
         log.info("task %s: claim %s was taken over; its result is dropped",
                  held.task_id, held.attempt)
         return None
+    end = finished.written
+    if finished.repeated:  # stored by a commit whose answer was lost
+        end = tasks.outcome(with_database(
+            lambda: tasks.get_task(held.org_id, held.task_id)))[1]
     events.task_events().append(held.task_id, events.END, end)
-    tasks.publish_handover(handover)
+    tasks.publish_handover(finished.handover)
     return None
 
 
 def _retry_or_give_up(config, held: Claim, exc: TransientError) -> RetryLater | None:
     if held.attempt > config["REPLY_MAX_RETRIES"]:
         return _end_failed(held, f"gave up after {held.attempt} attempts: {exc}")
-    released = _give_back(held, f"retrying after: {exc}")
-    if not released:
+    if not _give_back(held, f"retrying after: {exc}"):
         return None
     return RetryLater(backoff(config, held.attempt - 1, exc.retry_after), exc)
+
+
+def _give_back_for_later(config, held: Claim, exc: Exception, retries: int) -> RetryLater:
+    """The database went away after the claim: give the task back, so that the retried
+    message can claim it again."""
+    _give_back(held, f"database unavailable: {getattr(exc, 'orig', exc)}")
+    return RetryLater(backoff(config, retries), exc)
 
 
 def _give_back(held: Claim, error: str) -> bool:
     try:
         return with_database(lambda: tasks.release(held, error))
     except DatabaseUnavailable:
-        return False  # still STARTED: the sweep re-queues it
+        return False  # still STARTED: the sweep takes it back after the time limit
 
 
 def _fail(held: Claim, exc: Exception) -> None:
@@ -185,23 +183,23 @@ def _fail(held: Claim, exc: Exception) -> None:
 
 def _end_failed(held: Claim, error: str) -> None:
     try:
-        with_database(lambda: tasks.fail(held.task_id, error, held.attempt))
+        with_database(lambda: tasks.fail(held, error))
     except DatabaseUnavailable:
         log.error("task %s could not be failed (%s); the sweep will take it", held.task_id,
                   error)
     return None
 
 
-def with_database(step: Callable[[], Any]):
+def with_database(step: Callable[[], Any], seconds: float | None = None):
     """Run a database step, again and again with backoff while the database is
-    unavailable, for up to DB_RETRY_SECONDS; then DatabaseUnavailable."""
-    deadline = time.monotonic() + current_app.config["DB_RETRY_SECONDS"]
+    unavailable, for up to `seconds` (DB_RETRY_SECONDS); then DatabaseUnavailable."""
+    deadline = time.monotonic() + (seconds or current_app.config["DB_RETRY_SECONDS"])
     pause = DB_BACKOFF_FIRST
     while True:
         try:
             return step()
         except Exception as exc:
-            if not is_transient_database_error(exc):
+            if not database_unavailable(exc):
                 raise
             _rollback()
             if time.monotonic() + pause > deadline:

@@ -2,15 +2,16 @@
 in seconds rather than after a time limit.
 
 Each worker process has an id of its own (host, pid and a random part: a restarted
-process is a new worker) and beats a heartbeat: a Redis key that expires
-WORKER_HEARTBEAT_TTL seconds after its latest beat. A claim records its worker's id
-(app/services/tasks.py); a claim whose worker's key has expired belongs to a dead
-worker.
+process is a new worker) and beats a heartbeat: its time, in a Redis sorted set of the
+workers, every WORKER_HEARTBEAT_INTERVAL seconds. A claim records its worker's id
+(app/services/tasks.py); a worker whose last beat is older than WORKER_HEARTBEAT_TTL,
+or that has none, is dead. One that stops cleanly leaves the set.
 
-A Redis that restarted empty has lost every key, heartbeats included, until each live
-worker beats again. So the sweep judges heartbeats only in a Redis that has held its
-data longer than a heartbeat lives: an epoch key, written once, says since when. A
-missing epoch also tells the sweep that the broker's queued messages are gone.
+A Redis that restarted empty has lost the set, until each live worker beats again. So
+heartbeats are judged only in a Redis that has held its data longer than a heartbeat
+lives: an epoch key, written once, says since when. A missing epoch also tells the
+sweep that the broker's queued messages are gone; the sweep writes it once it has
+published them again.
 """
 
 import logging
@@ -25,8 +26,11 @@ import redis
 
 log = logging.getLogger(__name__)
 
-_HEARTBEAT_KEY = "parley:worker:{}"
+_WORKERS_KEY = "parley:workers"
 _EPOCH_KEY = "parley:epoch"
+# A worker whose last beat is this much older than the heartbeat's lifetime died long
+# ago: its entry is dropped, and it no longer counts as a recent death.
+FORGET_AFTER_SECONDS = 600
 
 _this_worker: tuple[int, str] | None = None
 
@@ -44,9 +48,9 @@ class Heartbeat:
     """Beats this process's heartbeat every `interval` seconds from a daemon thread.
     A beat Redis refuses is logged and tried again at the next interval."""
 
-    def __init__(self, client: redis.Redis, interval: float, ttl: float):
-        self.client, self.interval, self.ttl = client, interval, ttl
-        self.key = _HEARTBEAT_KEY.format(this_worker())
+    def __init__(self, client: redis.Redis, interval: float):
+        self.client, self.interval = client, interval
+        self.worker = this_worker()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="parley-heartbeat",
                                         daemon=True)
@@ -58,18 +62,18 @@ class Heartbeat:
         return self
 
     def stop(self) -> None:
-        """Stop beating and say so at once: the worker's tasks are taken back without
-        waiting for the key to expire (call once the worker has finished its tasks)."""
+        """Stop beating and leave the set: the worker has finished its tasks (call it
+        then), and its queued hand-overs are taken back at once."""
         self._stop.set()
         self._thread.join(timeout=self.interval + 1)
         try:
-            self.client.delete(self.key)
+            self.client.zrem(_WORKERS_KEY, self.worker)
         except redis.RedisError:
-            pass  # it expires by itself
+            pass  # it is judged dead by its last beat
 
     def beat(self) -> None:
         try:
-            self.client.set(self.key, "1", px=int(self.ttl * 1000))
+            self.client.zadd(_WORKERS_KEY, {self.worker: time.time()})
         except redis.RedisError as exc:
             if not self._failing:
                 log.warning("worker heartbeat failed, retrying every %gs: %s",
@@ -89,39 +93,54 @@ class Heartbeat:
 class Census:
     """What Redis says of the workers, as the sweep sees it."""
 
+    client: redis.Redis | None
     # Redis held no epoch: it restarted empty (or is new), so every queued message
     # it held is gone.
-    redis_was_reset: bool
+    redis_was_reset: bool = False
     # Heartbeats can be trusted: Redis has held its data longer than one lives.
-    judges_heartbeats: bool
-    client: redis.Redis | None
+    judges_heartbeats: bool = False
+    last_beats: dict[str, float] | None = None  # worker -> time of its last beat
+    # A worker died in the last FORGET_AFTER_SECONDS (its messages may be stranded).
+    a_worker_died: bool = False
+    ttl: float = 0.0
 
     def dead(self, workers: set[str]) -> set[str]:
         """The workers among these whose heartbeat has stopped; none when heartbeats
         cannot be judged."""
-        if not self.judges_heartbeats or not workers:
+        if not self.judges_heartbeats:
             return set()
-        ordered = sorted(workers)
+        alive_since = time.time() - self.ttl
+        return {w for w in workers if self.last_beats.get(w, 0) < alive_since}
+
+    def mark_epoch(self) -> None:
+        """Record that Redis holds its data from now on (after the sweep has made up
+        for what an empty Redis lost)."""
         try:
-            beats = self.client.mget([_HEARTBEAT_KEY.format(w) for w in ordered])
+            self.client.set(_EPOCH_KEY, repr(time.time()), nx=True)
         except redis.RedisError as exc:
-            log.warning("cannot read worker heartbeats: %s", exc)
-            return set()
-        return {worker for worker, beat in zip(ordered, beats) if beat is None}
+            log.warning("cannot write the Redis epoch: %s", exc)
 
 
-def census(client: redis.Redis | None, heartbeat_ttl: float) -> Census:
-    """Read (and, when missing, write) the epoch: how long Redis has held its data."""
+def census(client: redis.Redis | None, ttl: float) -> Census:
+    """Read the epoch and the workers' last beats (dropping those long dead)."""
     if client is None:
-        return Census(False, False, None)
+        return Census(None)
+    now = time.time()
     try:
-        now = time.time()
-        created = client.set(_EPOCH_KEY, repr(now), nx=True)
-        since = now if created else float(client.get(_EPOCH_KEY) or now)
-    except (redis.RedisError, ValueError) as exc:
-        log.warning("cannot read the Redis epoch: %s", exc)
-        return Census(False, False, client)
-    if created:
+        epoch = client.get(_EPOCH_KEY)
+        client.zremrangebyscore(_WORKERS_KEY, "-inf", now - ttl - FORGET_AFTER_SECONDS)
+        last_beats = dict(client.zrange(_WORKERS_KEY, 0, -1, withscores=True))
+    except redis.RedisError as exc:
+        log.warning("cannot read the workers' heartbeats: %s", exc)
+        return Census(client)
+    if epoch is None:
         log.warning("Redis holds no epoch: it started empty; queued tasks are published "
                     "again")
-    return Census(bool(created), now - since > heartbeat_ttl, client)
+        return Census(client, redis_was_reset=True)
+    try:
+        judges = now - float(epoch) > ttl
+    except ValueError:
+        judges = False
+    return Census(client, judges_heartbeats=judges, last_beats=last_beats, ttl=ttl,
+                  a_worker_died=judges and any(beat < now - ttl
+                                               for beat in last_beats.values()))

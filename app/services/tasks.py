@@ -22,6 +22,7 @@ decide, so a hand-over is never missed.
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -49,7 +50,6 @@ class Claim:
     """A worker's hold on a task: only this attempt may finish it."""
 
     task_id: str
-    kind: str
     org_id: str
     attempt: int
     conversation_id: int | None
@@ -94,12 +94,12 @@ _CLAIM = (
            ~_earlier_unfinished(_tasks.c.conversation_id, _tasks.c.message_id))
     .values(state=STARTED, attempts=_tasks.c.attempts + 1, worker=bindparam("worker"),
             error=None, updated_at=bindparam("now"))
-    .returning(_tasks.c.kind, _tasks.c.org_id, _tasks.c.attempts,
-               _tasks.c.conversation_id, _tasks.c.message_id))
-_SUCCEED = (
+    .returning(_tasks.c.org_id, _tasks.c.attempts, _tasks.c.conversation_id,
+               _tasks.c.message_id))
+_FINISH = (
     update(_tasks).where(_held(bindparam("task_id"), bindparam("attempt")))
-    .values(state=SUCCESS, error=None, worker=None, updated_at=bindparam("now"))
-    .returning(_tasks.c.id))
+    .values(state=bindparam("state"), error=bindparam("error"), worker=None,
+            updated_at=bindparam("now")))
 _HAND_OVER = (
     update(_tasks)
     .where(_tasks.c.id == select(_next.c.id).where(
@@ -172,11 +172,11 @@ def publish(task_id: str, kind: str) -> bool:
         return True
     except Exception as exc:  # kombu raises many kinds; any of them means "not sent"
         log.warning("could not publish task %s, the sweep will: %s", task_id, exc)
-        _mark_unpublished(task_id)
+        mark_unpublished(task_id)
         return False
 
 
-def _mark_unpublished(task_id: str) -> None:
+def mark_unpublished(task_id: str) -> None:
     """Best effort: if the database is down too, the sweep still finds the task once
     its publication is older than the visibility timeout."""
     try:
@@ -231,36 +231,54 @@ def release(held: Claim, error: str) -> bool:
     return bool(released)
 
 
-def fail(task_id: str, error: str, attempt: int | None = None) -> None:
-    """End the task FAILURE, if the claim `attempt` still holds it (any unfinished task
-    when attempt is None), and hand over to its conversation's next question."""
-    db.session.rollback()  # whatever failed before may have left the transaction aborted
-    line = db.session.execute(select(_tasks.c.conversation_id, _tasks.c.message_id)
-                              .where(_tasks.c.id == task_id)).first()
-    if line is None:
-        return
-    lock_conversation(line.conversation_id)
-    holder = (_held(task_id, attempt) if attempt is not None
-              else (_tasks.c.id == task_id) & _tasks.c.state.in_(UNFINISHED))
-    failed = db.session.execute(
-        update(_tasks).where(holder)
-        .values(state=FAILURE, error=error[:2000], worker=None, updated_at=utcnow())).rowcount
-    if not failed:
-        db.session.rollback()
-        return
-    handover = hand_over(line.conversation_id, line.message_id)
+@dataclass(frozen=True)
+class Finished:
+    written: object  # what the result's write returned (a reply's `end` event data)
+    handover: Handover  # the conversation's next question, to publish now
+    repeated: bool = False  # finished before: a commit whose answer was lost
+
+
+def finish(held: Claim, state: str, error: str | None = None,
+           write: Callable[[], object] | None = None) -> Finished | None:
+    """End the task in `state` (SUCCESS, or FAILURE with its error) if the claim still
+    holds it, with `write()` storing its result, and take its conversation's next
+    question: one transaction, with the conversation locked so a hand-over is never
+    missed. The caller appends the task's last event and publishes the hand-over.
+
+    None, having changed nothing, when the claim was lost. When this claim already
+    finished the task the same way (a commit that went through though its answer was
+    lost), the hand-over is taken again, since its publication may not have happened."""
+    lock_conversation(held.conversation_id)
+    if not db.session.execute(_FINISH, {"task_id": held.task_id, "attempt": held.attempt,
+                                        "state": state, "error": error and error[:2000],
+                                        "now": utcnow()}).rowcount:
+        ended = db.session.execute(select(_tasks.c.state, _tasks.c.attempts)
+                                   .where(_tasks.c.id == held.task_id)).first()
+        if tuple(ended or ()) != (state, held.attempt):
+            db.session.rollback()
+            return None
+        return Finished(None, _hand_over_and_commit(held), repeated=True)
+    written = write() if write is not None else None
+    return Finished(written, _hand_over_and_commit(held))
+
+
+def _hand_over_and_commit(held: Claim) -> Handover:
+    handover = hand_over(held.conversation_id, held.message_id)
     db.session.commit()
-    events.task_events().append(task_id, events.ERROR, {"task_id": task_id,
-                                                        "message": error[:2000]})
-    publish_handover(handover)
+    return handover
 
 
-def succeed(held: Claim) -> bool:
-    """Mark SUCCESS, if the claim still holds the task, inside the caller's transaction
-    (the one that stores the result, with the conversation locked). False when the
-    claim was lost: roll back, the result must not be stored."""
-    return db.session.execute(_SUCCEED, {"task_id": held.task_id, "attempt": held.attempt,
-                                         "now": utcnow()}).first() is not None
+def fail(held: Claim, error: str) -> bool:
+    """End the task FAILURE, if the claim still holds it, say so on its event stream,
+    and hand over to its conversation's next question. False when the claim was lost."""
+    db.session.rollback()  # whatever failed before may have left the transaction aborted
+    finished = finish(held, FAILURE, error)
+    if finished is None:
+        return False
+    events.task_events().append(held.task_id, events.ERROR, {"task_id": held.task_id,
+                                                             "message": error[:2000]})
+    publish_handover(finished.handover)
+    return True
 
 
 def hand_over(conversation_id: int | None, message_id: int | None) -> Handover:
@@ -287,36 +305,41 @@ def lock_conversation(conversation_id: int | None) -> None:
 
 def sweep(broker=None) -> dict:
     """Make sure every task ends, soon:
-    - re-queue tasks whose worker died: held by a worker whose heartbeat stopped, or
-      STARTED with no progress past the time limit (a worker alive but stuck); fail
-      those abandoned too often to try again;
+    - take back what a dead worker held (STARTED) or was to publish after a commit (a
+      hand-over, a retry), and what made no progress for the time limit although its
+      worker beats (stuck): queued again and published; a task abandoned more often
+      than its retries allow fails;
     - publish tasks the broker never accepted (unpublished past a grace period), every
       queued task when Redis restarted empty (its messages are gone), and tasks
-      published so long ago that their message must be lost.
-    - put back in their queues the messages a dead worker received but never started
-      (queued tasks whose message has been held unacknowledged for a heartbeat's
-      lifetime; `broker`: app/broker.py).
+      published so long ago that their message must be lost;
+    - once a worker has died, put back in their queues the messages it received but
+      never started (queued tasks whose message has been held unacknowledged for a
+      heartbeat's lifetime; `broker`: app/broker.py).
     Only the head of each conversation's line is published; the rest follow in turn."""
     config = current_app.config
-    census = presence.census(events.task_events().client, config["WORKER_HEARTBEAT_TTL"])
-    abandoned, too_often = _abandoned(config, census)
-    requeued = _requeue(abandoned)
+    ttl = config["WORKER_HEARTBEAT_TTL"]
+    census = presence.census(events.task_events().client, ttl)
+    requeued, too_often = _take_back(config, census)
     lost = _lost(config, census.redis_was_reset)
-    stranded = _stranded(broker, config["WORKER_HEARTBEAT_TTL"]) if broker else []
+    stranded = (_stranded(broker, ttl) if broker is not None and census.a_worker_died
+                else [])
     db.session.commit()
     for task in too_often:
-        fail(task.id, "gave up: its worker stopped during each of its attempts", task.attempts)
+        fail(Claim(task.id, task.org_id, task.attempts, task.conversation_id,
+                   task.message_id), "gave up: its worker stopped during each of its attempts")
     if stranded:
         broker.restore(stranded)
     published = sum(publish(task_id, kind) for task_id, kind in [*lost, *requeued])
+    if census.redis_was_reset:
+        census.mark_epoch()  # only now: a sweep that failed before here tries again
     return {"unpublished": len(lost), "abandoned": len(requeued), "failed": len(too_often),
             "restored": len(stranded), "published": published}
 
 
 def _stranded(broker, older_than: float) -> list[str]:
     """Delivery tags of messages held unacknowledged for `older_than` seconds whose task
-    is still queued: a live worker claims a message it receives at once, so their
-    worker is dead."""
+    is still queued: a live worker claims a message as it receives it, so these were
+    received by a worker that died."""
     held = broker.stranded_messages(older_than)
     if not held:
         return []
@@ -325,32 +348,36 @@ def _stranded(broker, older_than: float) -> list[str]:
     return [held[task_id] for task_id in queued]
 
 
-def _abandoned(config, census: presence.Census) -> tuple[list, list]:
-    """Unfinished tasks whose worker is dead (it held the claim, or was to publish the
-    message), or STARTED with no progress past the time limit (a worker alive but
-    stuck); split into those to re-queue and those that have used up their attempts."""
+def _take_back(config, census: presence.Census) -> tuple[list, list]:
+    """Queue again the tasks of dead workers, and stuck ones; returns those queued, to
+    publish, and those that have used up their attempts, to fail."""
     c = _tasks.c
-    columns = (c.id, c.kind, c.state, c.attempts, c.worker)
-    held = db.session.execute(select(*columns).where(c.worker.is_not(None))
-                              .limit(SWEEP_BATCH)).all()
-    dead = census.dead({t.worker for t in held})
-    stale = utcnow() - timedelta(seconds=config["TASK_TIME_LIMIT_SECONDS"])
-    stuck = db.session.execute(select(*columns).where(c.state == STARTED,
-                                                      c.updated_at < stale)
-                               .limit(SWEEP_BATCH)).all()
-    abandoned = list({t.id: t for t in [*stuck, *(t for t in held if t.worker in dead)]
-                      }.values())
+    columns = (c.id, c.kind, c.org_id, c.state, c.attempts, c.worker, c.conversation_id,
+               c.message_id)
+    # Only unfinished tasks name a worker, so this reads the worker index, not the table.
+    workers = set(db.session.scalars(select(c.worker).where(c.worker.is_not(None))
+                                     .distinct()))
+    dead = census.dead(workers)
+    orphans = db.session.execute(select(*columns).where(c.worker.in_(dead))).all() \
+        if dead else []
+    limit = config["TASK_TIME_LIMIT_SECONDS"]
+    stuck = db.session.execute(select(*columns).where(
+        c.state == STARTED, c.updated_at < utcnow() - timedelta(seconds=limit))
+        .limit(SWEEP_BATCH)).all()
+    reasons = {**{t.id: f"re-queued: no progress for {limit}s" for t in stuck},
+               **{t.id: "re-queued: its worker stopped" for t in orphans}}
+    abandoned = list({t.id: t for t in [*stuck, *orphans]}.values())
     too_often = [t for t in abandoned
                  if t.state == STARTED and t.attempts > config["REPLY_MAX_RETRIES"]]
-    return [t for t in abandoned if t not in too_often], too_often
+    return _requeue([t for t in abandoned if t not in too_often], reasons), too_often
 
 
-def _requeue(abandoned: list) -> list[tuple[str, str]]:
+def _requeue(abandoned: list, reasons: dict[str, str]) -> list[tuple[str, str]]:
     """Queued again, and to be published by this worker; each only if it is as it was
     read (its worker may have finished it since)."""
     now, requeued, c = utcnow(), [], _tasks.c
     for task in abandoned:
-        said = {"error": "re-queued: its worker stopped"} if task.state == STARTED else {}
+        said = {"error": reasons[task.id]} if task.state == STARTED else {}
         if db.session.execute(update(_tasks).where(
                 c.id == task.id, c.state == task.state, c.attempts == task.attempts,
                 c.worker.is_not_distinct_from(task.worker))

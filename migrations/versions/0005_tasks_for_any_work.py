@@ -44,7 +44,7 @@ def upgrade():
                "AND t.chat_session_id IS NOT NULL)")
 
     with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('kind', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('kind', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('worker', sa.String(length=128), nullable=True))
     for name, kind in KINDS.items():
         op.execute(sa.text("UPDATE tasks SET kind = :kind WHERE name = :name")
@@ -53,7 +53,7 @@ def upgrade():
     op.execute("UPDATE tasks SET kind = name WHERE kind IS NULL")
 
     with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.alter_column('kind', existing_type=sa.String(length=32), nullable=False)
+        batch_op.alter_column('kind', existing_type=sa.String(length=64), nullable=False)
         batch_op.alter_column('conversation_id', existing_type=sa.Integer(), nullable=True)
         batch_op.drop_constraint('fk_tasks_data_set_id_data_sets', type_='foreignkey')
         batch_op.drop_constraint('fk_tasks_reply_message_id_messages', type_='foreignkey')

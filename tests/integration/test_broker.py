@@ -5,6 +5,7 @@ from kombu import Connection
 
 from app.broker import TRANSPORT, Transport
 from app.config import celery_settings
+from app.services import task_kinds
 from tests.support.environment import REDIS_DB
 
 DB = REDIS_DB["broker"]  # a database of its own on the shared Redis
@@ -12,9 +13,9 @@ DB = REDIS_DB["broker"]  # a database of its own on the shared Redis
 
 def test_celery_uses_the_shared_client_transport_for_redis_urls(app):
     settings = {**app.config, "REDIS_URL": "redis://127.0.0.1:6379/0"}
-    assert celery_settings(settings)["broker_transport"] == TRANSPORT
+    assert celery_settings(settings, task_kinds)["broker_transport"] == TRANSPORT
     settings["REDIS_URL"] = "memory://"
-    assert celery_settings(settings)["broker_transport"] is None
+    assert celery_settings(settings, task_kinds)["broker_transport"] is None
 
 
 def test_a_channel_keeps_one_client_until_its_pool_is_replaced(redis_server):

@@ -1,7 +1,7 @@
 """A task run in-process as a worker runs it (app/services/lifecycle.py), with a model
 stood in for: for tests that drive the worker's side without a worker."""
 
-from app.services import lifecycle, replies
+from app.services import lifecycle, replies, tasks
 from app.services.agent_io import ReplyInput, Result
 
 WORKER = "test-host:1:worker"
@@ -20,3 +20,10 @@ def answer(task_id: str, text: str = "They index embeddings.", model: str = "cla
 
     lifecycle.run(replies.KIND, task_id, model_answers, WORKER)
     return handed[0] if handed else None
+
+
+def fail(task_id: str, error: str) -> None:
+    """End a queued task FAILURE as a worker would: claim it, then fail it."""
+    held = tasks.claim(task_id, WORKER)
+    assert held is not None, f"task {task_id} could not be claimed"
+    assert tasks.fail(held, error)

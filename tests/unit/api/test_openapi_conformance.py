@@ -16,8 +16,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance,
                                                response_schema_conformance,
                                                status_code_conformance)
 
-from app.services import tasks
 from tests.support.data import ask
+from tests.support.work import fail as fail_task
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance,
           content_type_conformance]
@@ -43,10 +43,10 @@ def known(app, client, auth, org_key, conversation_id, data_set_id) -> dict:
     dialogue_id = client.get(f"/api/conversations/{conversation_id}",
                              headers=auth).get_json()["public_id"]
     expired = ask(client, auth, conversation_id)
-    tasks.fail(expired, "The model refused.")
+    fail_task(expired, "The model refused.")
     app.extensions["task_events"].client.flushall()
     streamed = ask(client, auth, conversation_id)
-    tasks.fail(streamed, "The model refused.")
+    fail_task(streamed, "The model refused.")
     message_id = client.get(f"/dialogue/{dialogue_id}/messages",
                             headers=auth).get_json()["items"][0]["id"]
     return {"path": {"data_set_id": [data_set_id], "conversation_id": [conversation_id],

@@ -13,6 +13,7 @@ from app.models.base import utcnow
 from app.services import presence, replies, tasks
 from tests.support.data import ask
 from tests.support.work import WORKER, answer
+from tests.support.work import fail as fail_task
 from workers.tasks import reply
 
 QUESTION = "Does FiberUP Business Duplex include an SLA?"
@@ -101,8 +102,7 @@ def test_succeeded_task_is_never_claimed_again(db, task_id):
 
 
 def test_failed_task_is_never_claimed_again(db, task_id):
-    tasks.claim(task_id, WORKER)
-    tasks.fail(task_id, "model error 400: bad request")
+    fail_task(task_id, "model error 400: bad request")
     set_task(db, task_id, updated_at=utcnow() - timedelta(days=30))
 
     assert tasks.claim(task_id, WORKER) is None
@@ -144,11 +144,30 @@ def test_a_stored_reply_is_the_tasks_reply(app, db, org_key, task_id):
 
 def test_a_claim_finishes_its_task_once(db, task_id):
     held = tasks.claim(task_id, WORKER)
-    assert tasks.succeed(held) is True
+    first = tasks.finish(held, tasks.SUCCESS, write=lambda: "stored")
+
+    again = tasks.finish(held, tasks.SUCCESS, write=lambda: "stored again")
+
+    assert (first.written, first.repeated) == ("stored", False)
+    # Finished already by this very claim (a commit whose answer was lost): nothing is
+    # written twice, and the hand-over is taken again, to be published.
+    assert (again.written, again.repeated) == (None, True)
+    assert tasks.finish(held, tasks.FAILURE, "late") is None
+    assert fresh_task(db, task_id).state == "SUCCESS"
+
+
+def test_a_commit_whose_answer_was_lost_still_hands_over(sent, client, auth,
+                                                        conversation_id, db):
+    first = ask(client, auth, conversation_id)
+    second = ask(client, auth, conversation_id, "And the price?")
+    held = tasks.claim(first, WORKER)
+    tasks.finish(held, tasks.SUCCESS)  # committed, and the worker heard nothing back
+    db.session.execute(update(Task).where(Task.id == second).values(published_at=None))
     db.session.commit()
 
-    assert tasks.succeed(held) is False
-    db.session.rollback()
+    again = tasks.finish(held, tasks.SUCCESS)
+
+    assert again.repeated and again.handover[0] == second
 
 
 def test_later_question_is_not_answered_before_the_earlier_one(
@@ -260,7 +279,7 @@ def test_sweep_leaves_published_pending_tasks_alone(app, task_id, sent, db):
 @pytest.fixture
 def live_worker(app):
     """This process, beating a heartbeat as a worker does: its claims are not dead."""
-    beat = presence.Heartbeat(app.extensions["task_events"].client, 60, 8).start()
+    beat = presence.Heartbeat(app.extensions["task_events"].client, 60).start()
     yield presence.this_worker()
     beat.stop()
 
@@ -334,7 +353,7 @@ def test_failing_a_question_hands_over_to_the_next_one(
     first = ask(client, auth, conversation_id)
     second = ask(client, auth, conversation_id)
 
-    tasks.fail(first, "model error 400: bad request")
+    fail_task(first, "model error 400: bad request")
 
     assert sent == [("parley.reply", first), ("parley.reply", second)]
     assert tasks.claim(second, WORKER) is not None
@@ -364,10 +383,8 @@ def test_a_lost_claim_cannot_finish_the_task(db, task_id):
     take_over(db, task_id)
     current = tasks.claim(task_id, WORKER)
 
-    assert tasks.succeed(stale) is False
-    db.session.rollback()
-    assert tasks.succeed(current) is True
-    db.session.commit()
+    assert tasks.finish(stale, tasks.SUCCESS) is None
+    assert tasks.finish(current, tasks.SUCCESS) is not None
     assert fresh_task(db, task_id).state == "SUCCESS"
 
 
@@ -376,10 +393,10 @@ def test_a_lost_claim_cannot_fail_or_release_the_task(db, task_id):
     take_over(db, task_id)
     answer(task_id, "Done.")
 
-    tasks.fail(task_id, "late failure", stale.attempt)
+    failed = tasks.fail(stale, "late failure")
     released = tasks.release(stale, "late retry")
 
-    assert released is False
+    assert failed is False and released is False
     task = fresh_task(db, task_id)
     assert (task.state, task.error) == ("SUCCESS", None)
     assert [m.text for m in agent_replies_to(db, task.message_id)] == ["Done."]

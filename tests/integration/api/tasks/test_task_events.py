@@ -13,6 +13,7 @@ import pytest
 from app.services import replies, tasks
 from tests.support.conversation_service import error, event_order, sse_events, task_events
 from tests.support.work import answer
+from tests.support.work import fail as fail_task
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +107,7 @@ def test_task_events_end_from_the_database_when_the_stream_lost_it(app, client, 
 def test_task_events_of_a_failed_reply_end_with_an_error(api, client, auth):
     conversation = api.create()["id"]
     task_id = api.chat(api.session(conversation)["id"])
-    tasks.fail(task_id, "the model is unavailable")
+    fail_task(task_id, "the model is unavailable")
     [failed] = sse_events(task_events(client, auth, task_id))
     assert failed["event"] == "error"
     assert failed["data"] == {"task_id": task_id, "message": "the model is unavailable"}
