@@ -193,7 +193,7 @@ def add_task(org_id: str, kind: str, conversation_id: int | None = None,
     """Add a task (not committed; with a message, call with the conversation locked).
     Returns its id, known before the commit so nothing after it reads the row back,
     and whether it is queued now rather than waiting its turn: the caller publishes
-    it after the commit (publish_added)."""
+    it after the commit."""
     task_id, now = new_uuid(), utcnow()
     published_at = db.session.execute(_ADD_TASK, {
         "id": task_id, "org_id": org_id, "kind": kind, "conversation_id": conversation_id,
