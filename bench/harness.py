@@ -20,7 +20,8 @@ from pathlib import Path
 import psycopg
 import redis
 
-from tests.support.processes import free_port  # noqa: F401 - the benchmarks' ports
+# free_port: the benchmarks' ports, imported from here by bench/run.py and streaming.py.
+from tests.support.processes import free_port, stop_process  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get("PARLEY_BENCH_POSTGRES",
@@ -73,12 +74,7 @@ def process(command: list[str], env: dict, name: str, ready=None, timeout: float
             time.sleep(0.1)
         yield child
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop_process(child)
 
 
 def log_says(marker: str):
