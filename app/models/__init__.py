@@ -3,8 +3,10 @@
 from app.models.chat_sessions import ChatSession, LanguageModel
 from app.models.conversations import Conversation, Message
 from app.models.data_sets import DataSet, Document, Passage
+from app.models.dialog_sessions import BriefingResource, DialogSession, Job
 from app.models.organizations import ApiKey, Organization
 from app.models.tasks import Task, TaskState
 
-__all__ = ["ApiKey", "ChatSession", "Conversation", "DataSet", "Document", "LanguageModel",
-           "Message", "Organization", "Passage", "Task", "TaskState"]
+__all__ = ["ApiKey", "BriefingResource", "ChatSession", "Conversation", "DataSet",
+           "DialogSession", "Document", "Job", "LanguageModel", "Message", "Organization",
+           "Passage", "Task", "TaskState"]
