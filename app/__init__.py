@@ -54,6 +54,7 @@ def _register_faces(app: Flask) -> None:
     from app import extensions
     from app.api.conversation_service.routes import blp as conversation_service
     from app.api.face import ErrorSchema
+    from app.api.dialog_sessions.routes import blp as dialog_sessions
     from app.api.dialogues.routes import blp as dialogues
     from app.api.polling.routes import blp as polling
     from app.api.tasks.routes import blp as task_events
@@ -71,3 +72,4 @@ def _register_faces(app: Flask) -> None:
     rest_api.register_blueprint(task_events)
     rest_api.register_blueprint(dialogues)
     rest_api.register_blueprint(conversation_service)
+    rest_api.register_blueprint(dialog_sessions)

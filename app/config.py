@@ -1,5 +1,6 @@
 """Settings, read once from the environment. Every setting is listed in the README."""
 
+import json
 import os
 from pathlib import Path
 
@@ -14,6 +15,15 @@ def _env_float(name: str, default: float) -> float:
 
 def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+def _prices(setting: str | None) -> dict[str, tuple[float, float]]:
+    from app.services.pricing import DEFAULT_PRICES_EUR
+
+    if not setting:
+        return dict(DEFAULT_PRICES_EUR)
+    return {prefix: (float(prices[0]), float(prices[1]))
+            for prefix, prices in json.loads(setting).items()}
 
 
 def parley_home() -> Path:
@@ -117,6 +127,20 @@ class Config:
     EVENTS_TTL_SECONDS = _env_int("PARLEY_EVENTS_TTL", 3600)
     SSE_HEARTBEAT_SECONDS = _env_float("PARLEY_SSE_HEARTBEAT", 15.0)
 
+    # Dialog sessions (/v1/dialog-sessions): idle time before a session expires, the
+    # beat task's round, and the caps (user messages per session; sessions an
+    # organization starts per calendar month (UTC) and has active at once).
+    DIALOG_SESSION_TTL_SECONDS = _env_int("PARLEY_DIALOG_SESSION_TTL", 86_400)
+    DIALOG_EXPIRY_INTERVAL_SECONDS = _env_float("PARLEY_DIALOG_EXPIRY_INTERVAL", 60.0)
+    DIALOG_MAX_MESSAGES = _env_int("PARLEY_DIALOG_MAX_MESSAGES", 50)
+    DIALOG_MONTHLY_SESSIONS = _env_int("PARLEY_DIALOG_MONTHLY_SESSIONS", 1_000)
+    DIALOG_PARALLEL_SESSIONS = _env_int("PARLEY_DIALOG_PARALLEL_SESSIONS", 50)
+    # EUR per million tokens (input, output) by model-name prefix, for cost_eur: a JSON
+    # object such as {"claude-sonnet": [2.76, 13.8]} replaces the defaults.
+    MODEL_PRICES_EUR = _prices(os.environ.get("PARLEY_MODEL_PRICES_EUR"))
+    # A job's reply may be as long as its text: its model calls get this many tokens.
+    JOB_MAX_TOKENS = _env_int("PARLEY_JOB_MAX_TOKENS", 8192)
+
     API_TITLE = "Parley"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -177,9 +201,14 @@ def celery_settings(config, kinds) -> dict:
                                       "interval_step": 0.2, "interval_max": 0.5},
         # A sweep not run by the time the next is due is dropped, not piled up (while
         # no worker runs, beat goes on sending them).
-        "beat_schedule": {kinds.SWEEP_TASK: {
-            "task": kinds.SWEEP_TASK, "schedule": config["SWEEP_INTERVAL_SECONDS"],
-            "options": {"expires": config["SWEEP_INTERVAL_SECONDS"] * 2}}},
+        "beat_schedule": {
+            kinds.SWEEP_TASK: {
+                "task": kinds.SWEEP_TASK, "schedule": config["SWEEP_INTERVAL_SECONDS"],
+                "options": {"expires": config["SWEEP_INTERVAL_SECONDS"] * 2}},
+            kinds.EXPIRE_SESSIONS_TASK: {
+                "task": kinds.EXPIRE_SESSIONS_TASK,
+                "schedule": config["DIALOG_EXPIRY_INTERVAL_SECONDS"],
+                "options": {"expires": config["DIALOG_EXPIRY_INTERVAL_SECONDS"] * 2}}},
     }
 
 

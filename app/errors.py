@@ -60,6 +60,17 @@ class Conflict(ParleyError):
     status_code = 409
 
 
+class TooManyRequests(ParleyError):
+    """A limit is reached; `retry_after` (seconds), when waiting helps, becomes the
+    Retry-After header."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int | None = None, code: str | None = None):
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
 def error_body(status: int, message: str, errors: dict | None = None) -> dict:
     body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
     if errors:
@@ -108,7 +119,11 @@ def database_unavailable(exc: BaseException) -> bool:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ParleyError)
     def handle_parley_error(exc: ParleyError):
-        return _json_error(exc.status_code, exc.message, exc.errors, exc.code)
+        response = _json_error(exc.status_code, exc.message, exc.errors, exc.code)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return (*response, {"Retry-After": str(int(retry_after))})
+        return response
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):

@@ -15,10 +15,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
+from copy import deepcopy
 
 from flask import Response, current_app
 
 from app.services import tasks
+from app.services.dialog_sessions import TURN_KIND
 from app.services.events import (CONTENT, END, ERROR, FROM_START, START, TERMINAL, Event,
                                  EventsUnavailable, TaskEventStreams)
 
@@ -40,6 +42,45 @@ def frame(event: Event) -> str:
     return f"id: {event.id}\nevent: {event.name}\ndata: {json.dumps(event.data)}\n\n"
 
 
+# The dialog sessions face's events: the task's events under the spec's names, each
+# data line a JSON object {"type": name, "data": {...}} (its examples read `type`).
+DIALOG_NAMES = {CONTENT: "token", END: "done"}
+DIALOG_EVENTS = ("start", "restart", "token", "briefing_update", "phase", "actions",
+                 "warning", "done", "error")
+
+
+def typed_frame(event: Event) -> str | None:
+    """A briefing turn's event as the dialog sessions face sends it; None for one it
+    does not send (the first attempt's start: the stream opened with the task id)."""
+    name, data = DIALOG_NAMES.get(event.name, event.name), event.data
+    if event.name == START:
+        if data.get("attempt", 1) <= 1:
+            return None
+        name, data = "restart", {"attempt": data["attempt"]}  # discard what came before
+    elif event.name == CONTENT:
+        data = {"text": data["text"]}
+    elif event.name == END:
+        data = {"message": data.get("message"), "task_id": data.get("task_id"),
+                "usage": data.get("usage")}
+    elif event.name == ERROR:
+        data = {"message": data.get("message")}
+    return typed(event.id, name, data)
+
+
+def typed(event_id: str, name: str, data: dict) -> str:
+    return (f"id: {event_id}\nevent: {name}\n"
+            f"data: {json.dumps({'type': name, 'data': data}, default=str)}\n\n")
+
+
+# How each kind's events are sent: a briefing turn's as its face does, so a client
+# resuming at /api/tasks/{id}/events reads what it read before.
+RENDERERS: dict[str, Callable[[Event], str | None]] = {TURN_KIND: typed_frame}
+
+
+def renderer_for(kind: str) -> Callable[[Event], str | None]:
+    return RENDERERS.get(kind, frame)
+
+
 # One event as frame() writes it, in OpenAPI terms: a text/event-stream schema
 # describes each event of the stream (comments and the retry line are not events).
 EVENT_SCHEMA = {
@@ -54,22 +95,26 @@ EVENT_SCHEMA = {
 }
 
 
-def event_stream_response(description: str) -> dict:
+def event_stream_response(description: str, names=(START, CONTENT, END, ERROR)) -> dict:
     """The OpenAPI response of an endpoint answering with sse_response()."""
+    schema = deepcopy(EVENT_SCHEMA)
+    schema["properties"]["event"]["enum"] = list(names)
     return {"description": description,
-            "content": {"text/event-stream": {"schema": EVENT_SCHEMA}}}
+            "content": {"text/event-stream": {"schema": schema}}}
 
 
 def relay(streams: TaskEventStreams, task_id: str, outcome: Outcome,
-          heartbeat_seconds: float, after: str = FROM_START) -> Iterator[str]:
-    """SSE frames: the task's events after `after`, live, until its end or error."""
+          heartbeat_seconds: float, after: str = FROM_START,
+          render: Callable[[Event], str | None] = frame, opening: str = "") -> Iterator[str]:
+    """SSE frames: the task's events after `after`, live, until its end or error, each
+    rendered by `render` (None: not sent); `opening`, frames sent first."""
     # Sent at once, so the client knows the stream is open before the first event.
-    yield f"retry: {RECONNECT_MILLISECONDS}\n: task {task_id}\n\n"
+    yield f"retry: {RECONNECT_MILLISECONDS}\n: task {task_id}\n\n{opening}"
     last = after
     while True:
         found = _read(streams, task_id, last, heartbeat_seconds)
         for event in found:
-            yield frame(event)
+            yield render(event) or ""
             last = event.id
             if event.name in TERMINAL:
                 return
@@ -82,13 +127,13 @@ def relay(streams: TaskEventStreams, task_id: str, outcome: Outcome,
         # The task has finished: first what it appended while the database was read,
         # then its outcome, if the stream never got it.
         for event in _read(streams, task_id, last, LAST_LOOK_SECONDS):
-            yield frame(event)
+            yield render(event) or ""
             last = event.id
             if event.name in TERMINAL:
                 return
         # Its id is the last one the stream gave: resuming after it finds this outcome
         # again, which is right, since the stream still lacks it.
-        yield frame(Event(last, *final))
+        yield render(Event(last, *final)) or ""
         return
 
 
@@ -104,7 +149,9 @@ def _read(streams: TaskEventStreams, task_id: str, after: str,
         return []
 
 
-def task_relay(org_id: str, task_id: str, after: str = FROM_START) -> Iterator[str]:
+def task_relay(org_id: str, task_id: str, after: str = FROM_START,
+               render: Callable[[Event], str | None] = frame,
+               opening: str = "") -> Iterator[str]:
     """The relay of one of the organization's tasks (call it while serving the request).
     It runs after the request has ended, so it keeps the app itself, not the request's
     proxy to it, and asks the database in an app context of its own, only while idle."""
@@ -115,4 +162,4 @@ def task_relay(org_id: str, task_id: str, after: str = FROM_START) -> Iterator[s
             return tasks.outcome(tasks.get_task(org_id, task_id))
 
     return relay(app.extensions["task_events"], task_id, outcome,
-                 app.config["SSE_HEARTBEAT_SECONDS"], after)
+                 app.config["SSE_HEARTBEAT_SECONDS"], after, render, opening)

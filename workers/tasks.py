@@ -10,26 +10,29 @@ from celery.exceptions import Reject
 from flask import current_app
 
 from app import broker
-from app.services import lifecycle, presence, replies, summaries, task_kinds, tasks
+from app.services import (briefing_turns, dialog_sessions, jobs, lifecycle, presence,
+                          replies, summaries, task_kinds, tasks)
 from app.services.lifecycle import TaskKind
-from workers.agents import data_set_qa, summariser
+from workers.agents import briefing, data_set_qa, summariser
+from workers.agents import jobs as job_agent
 from workers.llm import get_provider
 
 _entry_points: dict[str, object] = {}
 
 
-def kind_task(kind: TaskKind, agent):
+def kind_task(kind: TaskKind, agent, max_tokens: str = "LLM_MAX_TOKENS"):
     """The Celery task running `kind`'s tasks with `agent(input, provider, max_tokens,
-    on_text) -> Result`; a delivery that must be tried again is retried by Celery
-    (so a waiting retry holds no worker slot, and shows in Flower)."""
+    on_text, on_event) -> Result` (`max_tokens`: the setting bounding its model calls);
+    a delivery that must be tried again is retried by Celery (so a waiting retry holds
+    no worker slot, and shows in Flower)."""
 
     @shared_task(bind=True, name=kind.task, max_retries=None)
     def run(self, task_id: str) -> None:
         config = current_app.config
 
-        def produce(work, on_text):
-            return agent(work, get_provider(config, work.model), config["LLM_MAX_TOKENS"],
-                         on_text)
+        def produce(work, on_text, on_event):
+            return agent(work, get_provider(config, work.model), config[max_tokens],
+                         on_text, on_event)
 
         retry = lifecycle.run(kind, task_id, produce, presence.this_worker(),
                               self.request.retries)
@@ -47,11 +50,18 @@ def kind_task(kind: TaskKind, agent):
 
 reply = kind_task(replies.KIND, data_set_qa.answer)
 compact = kind_task(summaries.KIND, summariser.summarize)
+briefing_turn = kind_task(briefing_turns.KIND, briefing.take_turn)
+job = kind_task(jobs.KIND, job_agent.run_job, max_tokens="JOB_MAX_TOKENS")
 
 
 @shared_task(name=task_kinds.SWEEP_TASK)
 def sweep() -> dict:
     return tasks.sweep(broker)
+
+
+@shared_task(name=task_kinds.EXPIRE_SESSIONS_TASK)
+def expire_dialog_sessions() -> dict:
+    return {"expired": dialog_sessions.expire_idle()}
 
 
 def check_every_kind_has_an_entry_point() -> None:

@@ -74,6 +74,8 @@ class Job(db.Model):
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), unique=True)
     mode: Mapped[str] = mapped_column(String(16))
     briefing: Mapped[dict] = mapped_column(JSONValue)
+    # The template confirm saved the briefing as, if it was asked to.
+    template_id: Mapped[str | None] = mapped_column(String(32))
     result: Mapped[dict | None] = mapped_column(JSONValue)
     model: Mapped[str | None] = mapped_column(String(100))
     input_tokens: Mapped[int | None] = mapped_column(Integer)

@@ -8,6 +8,7 @@ which the kind's store step writes.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # The core calls the model's side of a conversation "agent"; the chat APIs and the
 # Messages API call it "assistant". The one mapping between the two.
@@ -82,3 +83,47 @@ class TransientError(Exception):
 
 class PermanentError(Exception):
     """A request that will never succeed as it is (bad request, bad key)."""
+
+
+@dataclass(frozen=True)
+class BriefingInput:
+    """A dialog session's turn: the user's message, the conversation before it, and the
+    briefing as it stands (app/services/briefings.py's fields and rules)."""
+
+    message: str
+    history: list[Turn]
+    mode: str
+    briefing: dict
+    phase: int
+    resources: Any  # briefings.Resources: the organization's glossaries, style references
+    language: str | None = None  # the UI language hint
+    model: ModelChoice | None = None
+
+
+@dataclass(frozen=True)
+class BriefingTurn(Result):
+    """The agent's answer to a turn: its text (the question it asks next), the fields
+    it set (each already checked), the phase reached and the quick actions offered."""
+
+    updates: dict = field(default_factory=dict)
+    phase: int = 1
+    actions: tuple[dict, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobInput:
+    """A confirmed briefing to carry out, with the resources it names resolved."""
+
+    mode: str
+    briefing: dict
+    glossary_terms: list[tuple[str, str]]  # (source term, target term)
+    style_reference: str | None = None
+    model: ModelChoice | None = None
+
+
+@dataclass(frozen=True)
+class JobResult(Result):
+    """A job's output: its text (Result.text) and what the job reports about it."""
+
+    details: dict = field(default_factory=dict)

@@ -170,7 +170,7 @@ def _one_of(name: str, value, known: tuple[str, ...]) -> str:
 
 def _resource_id(name: str, value, find, what: str) -> str:
     if not isinstance(value, str) or find(value) is None:
-        raise Rejected(f"{name}: no {what} {value!r} in your organization.")
+        raise Rejected(f"No {what} {value!r} in your organization.")
     return value
 
 

@@ -4,6 +4,8 @@ that any web process can relay it as Server-Sent Events (app/streaming.py).
 Events, each a stream entry {"event": name, "data": JSON object}:
 - start   a claim began producing (again, on a retry: what came before it is void);
 - content a chunk of the reply, in order;
+- what else an agent reports on the way (a dialog turn: briefing_update, phase,
+  actions, warning);
 - end     the result is stored (the message id, the token usage);
 - error   the task ended FAILURE (a readable message).
 The entry id is the SSE id, so a client that reconnects with Last-Event-ID resumes
@@ -78,6 +80,15 @@ class TaskEventStreams:
             nonlocal broken
             if not broken:
                 broken = self.append(task_id, CONTENT, {"text": text}) is None
+
+        return write
+
+    def event_writer(self, task_id: str) -> Callable[[str, dict], None]:
+        """An on_event callback appending each event an agent reports (a dialog turn's
+        briefing_update, phase, actions, warning)."""
+
+        def write(name: str, data: dict) -> None:
+            self.append(task_id, name, data)
 
         return write
 

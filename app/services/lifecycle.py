@@ -69,9 +69,10 @@ class DatabaseUnavailable(Exception):
     """A database step kept failing for as long as it was allowed to."""
 
 
-# The agent's work: given the gathered input and a callback for each chunk of text,
-# the result. Raises TransientError or PermanentError.
-Produce = Callable[[Any, Callable[[str], None]], Result]
+# The agent's work: given the gathered input, a callback for each chunk of text and
+# one for any other event it reports (name, data), the result. Raises TransientError
+# or PermanentError.
+Produce = Callable[[Any, Callable[[str], None], Callable[[str, dict], None]], Result]
 
 
 def run(kind: TaskKind, task_id: str, produce: Produce, worker: str,
@@ -109,7 +110,8 @@ def _run_claimed(kind: TaskKind, held: Claim, produce: Produce, config, retries:
     stream.append(held.task_id, events.START, {"task_id": held.task_id, **gathered.announce,
                                                "attempt": held.attempt})
     try:
-        result = produce(gathered.input, stream.content_writer(held.task_id))
+        result = produce(gathered.input, stream.content_writer(held.task_id),
+                         stream.event_writer(held.task_id))
     except TransientError as exc:
         return _retry_or_give_up(config, held, exc)
     except PermanentError as exc:

@@ -8,14 +8,17 @@ replies.py does), one line in KINDS below, its agent (workers/agents) and its en
 point in workers/tasks.py. The lifecycle does the rest.
 """
 
-from app.services import replies, summaries
+from app.services import briefing_turns, jobs, replies, summaries
 from app.services.lifecycle import TaskKind
 
 MAINTENANCE_QUEUE = "maintenance"
 # Periodic upkeep (celery beat), not work a task row records.
 SWEEP_TASK = "parley.sweep"
+EXPIRE_SESSIONS_TASK = "parley.expire_dialog_sessions"
+PERIODIC_TASKS = (SWEEP_TASK, EXPIRE_SESSIONS_TASK)
 
-KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (replies.KIND, summaries.KIND)}
+KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (
+    replies.KIND, summaries.KIND, briefing_turns.KIND, jobs.KIND)}
 # Every queue a worker consumes unless told otherwise (`--queues`).
 QUEUES = tuple(dict.fromkeys([*(kind.queue for kind in KINDS.values()), MAINTENANCE_QUEUE]))
 
@@ -23,4 +26,4 @@ QUEUES = tuple(dict.fromkeys([*(kind.queue for kind in KINDS.values()), MAINTENA
 def routes() -> dict:
     """Celery's task_routes: each task to its kind's queue."""
     return {**{kind.task: {"queue": kind.queue} for kind in KINDS.values()},
-            SWEEP_TASK: {"queue": MAINTENANCE_QUEUE}}
+            **{task: {"queue": MAINTENANCE_QUEUE} for task in PERIODIC_TASKS}}

@@ -80,6 +80,7 @@ def upgrade():
     sa.Column('task_id', sa.String(length=36), nullable=False),
     sa.Column('mode', sa.String(length=16), nullable=False),
     sa.Column('briefing', JSON_VALUE, nullable=False),
+    sa.Column('template_id', sa.String(length=32), nullable=True),
     sa.Column('result', JSON_VALUE, nullable=True),
     sa.Column('model', sa.String(length=100), nullable=True),
     sa.Column('input_tokens', sa.Integer(), nullable=True),

@@ -14,7 +14,7 @@ def answer(task_id: str, text: str = "They index embeddings.", model: str = "cla
     yet, or finished)."""
     handed = []
 
-    def model_answers(work: ReplyInput, on_text) -> Result:
+    def model_answers(work: ReplyInput, on_text, on_event) -> Result:
         handed.append(work)
         return Result(text, model, input_tokens, output_tokens)
 
@@ -27,3 +27,14 @@ def fail(task_id: str, error: str) -> None:
     held = tasks.claim(task_id, WORKER)
     assert held is not None, f"task {task_id} could not be claimed"
     assert tasks.fail(held, error)
+
+
+def run_kind(kind, task_id: str, agent, provider) -> None:
+    """Run a task of `kind` in-process with its real agent and this provider (the
+    offline model, or Claude through the fake server), as a worker would."""
+    from app.services import lifecycle
+
+    def produce(work, on_text, on_event):
+        return agent(work, provider, 1024, on_text, on_event)
+
+    assert lifecycle.run(kind, task_id, produce, WORKER) is None

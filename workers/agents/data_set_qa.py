@@ -18,7 +18,8 @@ NO_DATA_SET = "(this conversation has no data set)"
 
 
 def answer(job: ReplyInput, provider: Provider, max_tokens: int,
-           on_text: OnText | None = None) -> Result:
+           on_text: OnText | None = None, on_event=None) -> Result:
+    """The reply (it reports nothing but its text: on_event is unused)."""
     return provider.generate(build_request(job, max_tokens), on_text=on_text)
 
 

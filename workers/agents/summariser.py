@@ -11,7 +11,8 @@ language of the conversation."""
 
 
 def summarize(job: SummaryInput, provider: Provider, max_tokens: int,
-              on_text: OnText | None = None) -> Result:
+              on_text: OnText | None = None, on_event=None) -> Result:
+    """The summary (it reports nothing but its text: on_event is unused)."""
     return provider.generate(build_request(job.turns, max_tokens), on_text=on_text)
 
 

@@ -22,8 +22,9 @@ class LLMRequest:
     max_tokens: int = 1024
     # The passages also rendered into `system`; the offline model answers from these.
     sources: list[Source] = field(default_factory=list)
-    # What is asked: "answer" a question, or "summarize" the conversation in
-    # `messages` (the offline model, which reads no prompt, needs to be told).
+    # What is asked: "answer" a question, "summarize" the conversation in `messages`,
+    # or "recite" `question` (words an agent decided itself) — the offline model, which
+    # reads no prompt, needs to be told.
     kind: str = "answer"
 
 

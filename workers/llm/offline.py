@@ -27,8 +27,7 @@ class OfflineProvider:
         self.chunk_delay = chunk_delay
 
     def generate(self, request: LLMRequest, on_text: OnText | None = None) -> Result:
-        text = (_summary(request.sources) if request.kind == "summarize"
-                else _answer(request.question, request.sources))
+        text = _TEXTS[request.kind](request)
         if on_text:
             for number, chunk in enumerate(_chunks(text)):
                 if number and self.chunk_delay:
@@ -84,6 +83,13 @@ def _best_sentences(terms: set[str], sources: list[Source]) -> list[tuple[str, s
     best = [s for s in sorted(scored)[:MAX_QUOTES] if -s[0] >= threshold]
     # Quote in reading order: by passage rank, then position within the passage.
     return [(title, sentence) for *_, title, sentence in sorted(best, key=lambda s: s[1:3])]
+
+
+# What the offline model says, by what it is asked: an answer from the passages, a
+# summary, or (recite) words an agent decided by its own rules, streamed as a model's.
+_TEXTS = {"answer": lambda request: _answer(request.question, request.sources),
+          "summarize": lambda request: _summary(request.sources),
+          "recite": lambda request: request.question}
 
 
 def _chunks(text: str):

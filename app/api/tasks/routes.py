@@ -9,7 +9,8 @@ from app.api.tasks import schemas
 from app.auth import current_org
 from app.errors import BadRequest, error_body
 from app.services import events, tasks
-from app.streaming import event_stream_response, sse_response, task_relay
+from app.streaming import (DIALOG_EVENTS, event_stream_response, renderer_for,
+                           sse_response, task_relay)
 
 blp = FaceBlueprint("task_events", __name__, url_prefix="/api/tasks",
                     description="Any task's progress as Server-Sent Events.")
@@ -22,7 +23,11 @@ LAST_EVENT_ID = {"in": "header", "name": "Last-Event-ID", "required": False,
 @blp.route("/<task_id>/events")
 class TaskEvents(MethodView):
     @blp.doc(parameters=[LAST_EVENT_ID], responses={
-        200: event_stream_response("Server-Sent Events: start, content, end or error."),
+        200: event_stream_response(
+            "Server-Sent Events: start, content, end or error; a dialog session's turn "
+            "sends its face's events (token, briefing_update, phase, actions, warning, "
+            "done, error), each data line {\"type\", \"data\"}.",
+            names=sorted({"start", "content", "end", "error", *DIALOG_EVENTS})),
         410: {"description": "The task has finished and its events have expired; the "
                              "body points to its stored result.",
               "content": {"application/json": {"schema": schemas.EventsExpiredSchema}}}})
@@ -35,7 +40,7 @@ class TaskEvents(MethodView):
         final = tasks.outcome(task)
         if final is not None and not events.task_events().exists(task_id):
             return _expired(task, final)
-        return sse_response(task_relay(org_id, task_id, after))
+        return sse_response(task_relay(org_id, task_id, after, renderer_for(task.kind)))
 
 
 def _resume_point() -> str:

@@ -20,7 +20,7 @@ class Model:
     def __init__(self, fail_with: Exception | None = None):
         self.calls, self.fail_with, self.inputs = 0, fail_with, []
 
-    def __call__(self, work, on_text) -> Result:
+    def __call__(self, work, on_text, on_event) -> Result:
         self.calls += 1
         self.inputs.append(work)
         if self.fail_with is not None:
@@ -170,7 +170,7 @@ def test_a_permanent_model_error_fails_the_task_with_its_message(app, db, task_i
 
 
 def test_a_claim_taken_over_meanwhile_stores_nothing(app, db, task_id):
-    def taken_over(work, on_text):
+    def taken_over(work, on_text, on_event):
         # The sweep judged this worker dead and another delivery claimed the task.
         db.session.execute(update(Task).where(Task.id == task_id).values(attempts=5))
         db.session.commit()

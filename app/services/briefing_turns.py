@@ -1,0 +1,72 @@
+"""A dialog session's turn (task kind `briefing`): the briefing agent answers the user's
+message, setting briefing fields as it goes.
+
+gather hands the agent the message, the conversation before it, the briefing as it
+stands and the organization's resources; the agent streams its text and reports each
+field it sets, the phase and the quick actions as task events (briefing_update, phase,
+actions, warning); store writes its reply (with the actions) in the place kept after
+the message, and the fields into the session's briefing, in the transaction that ends
+the task. A session confirmed or ended meanwhile keeps its briefing as it was.
+"""
+
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.models import DialogSession, Message
+from app.models.base import utcnow
+from app.models.dialog_sessions import ACTIVE
+from app.services import briefing_resources, conversations, dialog_sessions, events
+from app.services.agent_io import BriefingInput, BriefingTurn
+from app.services.lifecycle import Gathered, TaskKind
+from app.services.replies import reply_public_id
+from app.services.tasks import Claim
+
+
+@dataclass(frozen=True)
+class _Turn:
+    session_id: int
+    session_public_id: str
+    question_id: int
+    question_seq: int
+
+
+def gather(claim: Claim) -> Gathered:
+    session = db.session.scalar(select(DialogSession).where(
+        DialogSession.conversation_id == claim.conversation_id))
+    seq, text = db.session.execute(select(Message.seq, Message.text)
+                                   .where(Message.id == claim.message_id)).one()
+    return Gathered(
+        input=BriefingInput(
+            message=text, mode=session.mode, briefing=dict(session.briefing),
+            phase=session.phase, language=session.language,
+            resources=briefing_resources.resources_of(claim.org_id),
+            history=conversations.history_turns(claim.conversation_id, seq,
+                                                current_app.config["HISTORY_MESSAGES"])),
+        kept=_Turn(session.id, session.public_id, claim.message_id, seq),
+        announce={"session_id": session.public_id,
+                  "message_id": reply_public_id(claim.task_id)})
+
+
+def store(claim: Claim, turn: _Turn, result: BriefingTurn) -> dict:
+    now = utcnow()
+    public_id = reply_public_id(claim.task_id)
+    conversations.add_reply(
+        claim.conversation_id, turn.question_id, turn.question_seq, result.text,
+        public_id=public_id, model=result.model, input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens, meta={"actions": list(result.actions)})
+    session = db.session.get(DialogSession, turn.session_id)
+    if session.status == ACTIVE:
+        db.session.execute(update(DialogSession).where(DialogSession.id == session.id)
+                           .values(briefing={**session.briefing, **result.updates},
+                                   phase=result.phase, updated_at=now))
+    message = {"role": "assistant", "content": result.text, "timestamp": now.isoformat(),
+               "actions": list(result.actions)}
+    return {**events.end_data(claim.task_id, public_id, result.model, result.input_tokens,
+                              result.output_tokens),
+            "session_id": turn.session_public_id, "message": message}
+
+
+KIND = TaskKind(dialog_sessions.TURN_KIND, "replies", gather, store)
