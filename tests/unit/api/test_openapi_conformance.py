@@ -49,11 +49,31 @@ def known(app, client, auth, org_key, conversation_id, data_set_id) -> dict:
     fail_task(streamed, "The model refused.")
     message_id = client.get(f"/dialogue/{dialogue_id}/messages",
                             headers=auth).get_json()["items"][0]["id"]
+    dialog = _confirmed_dialog_session(client, auth)
     return {"path": {"data_set_id": [data_set_id], "conversation_id": [conversation_id],
                      "task_id": [expired, streamed], "dialogue_id": [dialogue_id],
-                     "message_id": [message_id]},
+                     "message_id": [message_id], **dialog},
             # The conversation service's, with a conversation made by another face.
             "query": {"org_id": [org_key["org_id"]], "conversation_id": [dialogue_id]}}
+
+
+def _confirmed_dialog_session(client, auth) -> dict:
+    """A dialog session confirmed into a job, and a glossary: every session endpoint
+    answers (a message to a confirmed session is a 409, not a stream waiting for a
+    worker that never comes)."""
+    glossary = client.post("/v1/glossaries", headers=auth, json={
+        "name": "Legal", "source_lang": "de", "target_lang": "en",
+        "terms": [{"source": "Vertrag", "target": "contract"}]}).get_json()["id"]
+    preset = client.post("/v1/presets", headers=auth, json={
+        "name": "Legal formal", "briefing": {"domain": "legal", "tone": "formal",
+                                             "glossary_id": glossary}}).get_json()["id"]
+    session = client.post("/v1/dialog-sessions", headers=auth, json={
+        "mode": "translation", "text": "Der Vertrag gilt.",
+        "context": {"source_lang": "de", "target_lang": "en", "preset_id": preset}}
+    ).get_json()["session_id"]
+    job = client.post(f"/v1/dialog-sessions/{session}/confirm", headers=auth,
+                      json={}).get_json()["job_id"]
+    return {"session_id": [session], "job_id": [job], "resource_id": [glossary]}
 
 
 def test_every_answer_is_documented(app, known, auth, subtests):
