@@ -42,13 +42,23 @@ class ModelChoice:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A tool the model called (the Messages API's tool_use block) and its parsed input."""
+
+    name: str
+    input: dict
+
+
+@dataclass(frozen=True)
 class Result:
-    """What a model produced: the text, the model's own name for itself, the usage."""
+    """What a model produced: the text, the model's own name for itself, the usage, and
+    the tools it called, in the order it called them."""
 
     text: str
     model: str
     input_tokens: int | None = None
     output_tokens: int | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True)

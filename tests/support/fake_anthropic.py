@@ -39,6 +39,30 @@ The reply is ``reply`` if configured, else deterministic text built from the
 request: ``[fake-claude] I read {N} messages. You asked: {last user text}``,
 plus `` Sources: A, B`` when the system prompt has ``[source: A]`` lines.
 Token usage counts whitespace-separated words.
+
+Tool use. A request with a non-empty ``tools`` list may get a reply that calls
+a tool, scripted by ``tool_inputs``: a list of tool inputs, the first of which
+is taken by each tool-bearing call that is answered (an error, ``timeout`` or
+``cut`` fault leaves it for the retry, as the model would answer a retry the
+same way). So a test, or another process through ``POST /_control``
+``{"tool_inputs": [{...}, {...}]}``, scripts a dialogue turn by turn. Such a
+reply holds, after its text block, a ``tool_use`` block (id ``toolu_fake_{N}``,
+N the call's number) naming ``tool_choice.name`` if given, else the first tool;
+its stop_reason is ``tool_use``. Streamed, the block opens with ``input: {}``
+and its input arrives as ``input_json_delta`` events of ``JSON_CHARS_PER_CHUNK``
+characters each (so a small input still takes several), then
+``content_block_stop``; a ``cut`` fault sends the whole text, then drops the
+connection halfway through the tool's JSON. Non-streaming, ``content`` holds
+the same two blocks. An item of ``tool_inputs`` is a dict, sent as its JSON, or
+a string, sent verbatim as the input's JSON text: a string that does not parse
+scripts a malformed tool input (non-streaming, ``input`` is then that string).
+When ``tool_inputs`` is empty, a tool-bearing call gets text only (stop_reason
+``end_turn``), as without tools.
+
+The text of a reply to a request with tools is ``tool_text`` if configured,
+else as above. An empty ``tool_text`` sends no text block at all when the reply
+calls a tool (the tool_use block is then index 0), as when a model only calls
+the tool. Output tokens count the words of the text and of the tool's JSON.
 """
 
 from __future__ import annotations
@@ -73,6 +97,8 @@ DEFAULT_FAULT_KINDS = ("429", "500", "529", "timeout", "cut")
 WORDS_PER_CHUNK = 3
 # A cut stream sends at most this many text deltas before the connection drops.
 DELTAS_BEFORE_CUT = 2
+# A tool input streams in pieces of this many characters of its JSON text.
+JSON_CHARS_PER_CHUNK = 8
 SOURCE_PREFIX = "[source: "
 
 _DISCONNECT_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
@@ -88,6 +114,8 @@ class _Settings:
     reply: str | None = None
     retry_after: str = "0"
     timeout_sleep: float = 3.0
+    tool_inputs: tuple[str, ...] = ()  # the JSON text of each scripted tool input
+    tool_text: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +125,7 @@ class _Call:
     number: int
     fault: str | None
     settings: _Settings
+    tool_input: str | None = None  # the JSON text of the tool input the reply sends
 
 
 class FakeAnthropicServer:
@@ -154,6 +183,8 @@ class FakeAnthropicServer:
         reply: str | None = None,
         retry_after: str | int | float | None = None,
         timeout_sleep: float | None = None,
+        tool_inputs: Iterable[dict[str, Any] | str] | None = None,
+        tool_text: str | None = None,
     ) -> None:
         """Change the given settings; a None argument leaves that one alone.
 
@@ -182,6 +213,12 @@ class FakeAnthropicServer:
             changes["reply"] = reply
         if retry_after is not None:
             changes["retry_after"] = str(retry_after)
+        if tool_inputs is not None:
+            changes["tool_inputs"] = _tool_inputs(tool_inputs)
+        if tool_text is not None:
+            if not isinstance(tool_text, str):
+                raise ValueError("tool_text must be a string")
+            changes["tool_text"] = tool_text
         with self._lock:
             self._settings = dataclasses.replace(self._settings, **changes)
             if seed is not None:
@@ -206,10 +243,12 @@ class FakeAnthropicServer:
         with self._lock:
             self.requests.append(body)
 
-    def _next_call(self) -> _Call:
+    def _next_call(self, with_tools: bool = False) -> _Call:
         with self._lock:
             self._counter += 1
-            return _Call(self._counter, self._pick_fault(), self._settings)
+            fault = self._pick_fault()
+            tool_input = self._pick_tool_input(fault) if with_tools else None
+            return _Call(self._counter, fault, self._settings, tool_input)
 
     def _pick_fault(self) -> str | None:
         """Called with the lock held, which also guards the shared Random."""
@@ -221,6 +260,15 @@ class FakeAnthropicServer:
             if self._random.random() < settings.fault_share:
                 return self._random.choice(settings.fault_kinds)
         return None
+
+    def _pick_tool_input(self, fault: str | None) -> str | None:
+        """Called with the lock held. Only a call answered in full consumes its input."""
+        inputs = self._settings.tool_inputs
+        if not inputs:
+            return None
+        if fault is None:
+            self._settings = dataclasses.replace(self._settings, tool_inputs=inputs[1:])
+        return inputs[0]
 
     def _next_number(self) -> int:
         with self._lock:
@@ -243,6 +291,15 @@ def _fault_kind(value: Any) -> str:
     if kind not in FAULT_KINDS:
         raise ValueError(f"unknown fault kind {value!r}; known: {', '.join(FAULT_KINDS)}")
     return kind
+
+
+def _tool_inputs(values: Any) -> tuple[str, ...]:
+    """Scripted tool inputs as JSON text: a dict's JSON, a string as it is."""
+    if not isinstance(values, (list, tuple)):
+        raise ValueError("tool_inputs must be a list")
+    if not all(isinstance(value, (dict, str)) for value in values):
+        raise ValueError("tool_inputs must hold objects (or strings of raw JSON text)")
+    return tuple(value if isinstance(value, str) else json.dumps(value) for value in values)
 
 
 # -- the reply ---------------------------------------------------------------
@@ -297,6 +354,51 @@ def reply_text(body: dict[str, Any], configured_reply: str | None = None) -> str
     return text
 
 
+def text_of(body: dict[str, Any], settings: _Settings) -> str:
+    """The text part of the reply: ``tool_text`` for a request with tools, if set."""
+    if body.get("tools") and settings.tool_text is not None:
+        return settings.tool_text
+    return reply_text(body, settings.reply)
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolUse:
+    """The tool call a reply makes: its block's id and tool name, its input's JSON text."""
+
+    id: str
+    name: str
+    json: str
+
+    def block(self, streamed: bool = False) -> dict[str, Any]:
+        """The tool_use content block; a stream opens it with an empty input."""
+        return {"type": "tool_use", "id": self.id, "name": self.name,
+                "input": {} if streamed else _parsed(self.json)}
+
+
+def tool_use(body: dict[str, Any], call: _Call) -> ToolUse | None:
+    """The tool call the reply to this call makes, if one is scripted."""
+    if call.tool_input is None:
+        return None
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and isinstance(choice.get("name"), str):
+        name = choice["name"]
+    else:
+        name = body["tools"][0]["name"]
+    return ToolUse(f"toolu_fake_{call.number}", name, call.tool_input)
+
+
+def _parsed(json_text: str) -> Any:
+    try:
+        return json.loads(json_text)
+    except ValueError:
+        return json_text
+
+
+def split_json(text: str, size: int = JSON_CHARS_PER_CHUNK) -> list[str]:
+    """Split JSON text into pieces of ``size`` characters that concatenate back."""
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+
+
 def _word_count(texts: Iterable[str]) -> int:
     return sum(len(text.split()) for text in texts)
 
@@ -331,6 +433,11 @@ def validation_error(body: Any) -> str | None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return "messages: field required (non-empty list)"
+    tools = body.get("tools", [])
+    if not isinstance(tools, list) or not all(
+        isinstance(tool, dict) and isinstance(tool.get("name"), str) for tool in tools
+    ):
+        return "tools: must be a list of tools, each with a name (string)"
     return None
 
 
@@ -347,12 +454,21 @@ def _sse(event_type: str, data: dict[str, Any]) -> bytes:
 
 
 def message_object(
-    body: dict[str, Any], number: int, text: str | None, stop_reason: str | None
+    body: dict[str, Any],
+    number: int,
+    text: str | None,
+    stop_reason: str | None,
+    tool: ToolUse | None = None,
 ) -> dict[str, Any]:
-    """A Message; ``text`` None gives the empty one that opens a stream."""
-    content = [] if text is None else [{"type": "text", "text": text}]
+    """A Message; ``text`` None gives the empty one that opens a stream. With a
+    ``tool``, its tool_use block follows the text block (none if the text is empty)."""
+    content = []
+    if text is not None and (text or tool is None):
+        content.append({"type": "text", "text": text})
+    if tool is not None:
+        content.append(tool.block())
     # A stream starts with a placeholder output count, as the real API does.
-    output_tokens = 1 if text is None else _word_count([text])
+    output_tokens = 1 if text is None else output_token_count(text, tool)
     return {
         "id": f"msg_fake_{number}",
         "type": "message",
@@ -365,7 +481,11 @@ def message_object(
     }
 
 
-def opening_events(body: dict[str, Any], number: int) -> list[bytes]:
+def output_token_count(text: str, tool: ToolUse | None = None) -> int:
+    return _word_count([text] if tool is None else [text, tool.json])
+
+
+def opening_events(body: dict[str, Any], number: int, text_block: bool = True) -> list[bytes]:
     start = message_object(body, number, None, stop_reason=None)
     block_start = {
         "type": "content_block_start",
@@ -374,7 +494,7 @@ def opening_events(body: dict[str, Any], number: int) -> list[bytes]:
     }
     return [
         _sse("message_start", {"type": "message_start", "message": start}),
-        _sse("content_block_start", block_start),
+        *([_sse("content_block_start", block_start)] if text_block else []),
         _sse("ping", {"type": "ping"}),
     ]
 
@@ -388,14 +508,35 @@ def text_delta_event(chunk: str) -> bytes:
     return _sse("content_block_delta", delta)
 
 
-def closing_events(text: str) -> list[bytes]:
+def tool_start_event(index: int, tool: ToolUse) -> bytes:
+    block_start = {
+        "type": "content_block_start",
+        "index": index,
+        "content_block": tool.block(streamed=True),
+    }
+    return _sse("content_block_start", block_start)
+
+
+def json_delta_event(index: int, piece: str) -> bytes:
+    delta = {
+        "type": "content_block_delta",
+        "index": index,
+        "delta": {"type": "input_json_delta", "partial_json": piece},
+    }
+    return _sse("content_block_delta", delta)
+
+
+def block_stop_event(index: int) -> bytes:
+    return _sse("content_block_stop", {"type": "content_block_stop", "index": index})
+
+
+def ending_events(stop_reason: str, output_tokens: int) -> list[bytes]:
     message_delta = {
         "type": "message_delta",
-        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-        "usage": {"output_tokens": _word_count([text])},
+        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+        "usage": {"output_tokens": output_tokens},
     }
     return [
-        _sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
         _sse("message_delta", message_delta),
         _sse("message_stop", {"type": "message_stop"}),
     ]
@@ -533,7 +674,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error_json(400, "invalid_request_error", problem, f"req_fake_{number}")
             return
 
-        call = self.fake._next_call()
+        call = self.fake._next_call(with_tools=bool(body.get("tools")))
         if call.fault == "timeout":
             self.fake._sleep(call.settings.timeout_sleep)
             self.close_connection = True
@@ -554,8 +695,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_error_json(status, error_type, message, f"req_fake_{call.number}", extra)
 
     def _send_message(self, body: dict[str, Any], call: _Call) -> None:
-        text = reply_text(body, call.settings.reply)
-        message = message_object(body, call.number, text, stop_reason="end_turn")
+        text = text_of(body, call.settings)
+        tool = tool_use(body, call)
+        stop_reason = "end_turn" if tool is None else "tool_use"
+        message = message_object(body, call.number, text, stop_reason, tool)
         payload = json.dumps(message).encode()
         request_id = f"req_fake_{call.number}"
         if call.fault == "cut":
@@ -568,25 +711,43 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_bytes(200, "application/json", payload, request_id)
 
     def _send_stream(self, body: dict[str, Any], call: _Call) -> None:
-        text = reply_text(body, call.settings.reply)
-        chunks = split_into_chunks(text)
+        text = text_of(body, call.settings)
+        tool = tool_use(body, call)
+        with_text = tool is None or text != ""
         cut = call.fault == "cut"
-        if cut:
-            chunks = chunks[:DELTAS_BEFORE_CUT]
         # Chunked encoding keeps the connection reusable; a cut stream then
         # ends without the terminating chunk, as a real dropped stream would.
         headers = {"Transfer-Encoding": "chunked", "Cache-Control": "no-cache"}
         self._send_head(200, "text/event-stream", f"req_fake_{call.number}", headers)
-        for event in opening_events(body, call.number):
+        for event in opening_events(body, call.number, text_block=with_text):
             self._write_chunk(event)
-        for position, chunk in enumerate(chunks):
-            if position:
+        if with_text:
+            chunks = split_into_chunks(text)
+            if cut and tool is None:
+                chunks = chunks[:DELTAS_BEFORE_CUT]
+            for position, chunk in enumerate(chunks):
+                if position:
+                    self.fake._sleep(call.settings.chunk_delay)
+                self._write_chunk(text_delta_event(chunk))
+            if cut and tool is None:
+                self.close_connection = True
+                return
+            self._write_chunk(block_stop_event(0))
+        if tool is not None:
+            index = 1 if with_text else 0
+            pieces = split_json(tool.json)
+            if cut:
+                pieces = pieces[: max(1, len(pieces) // 2)]
+            self._write_chunk(tool_start_event(index, tool))
+            for piece in pieces:
                 self.fake._sleep(call.settings.chunk_delay)
-            self._write_chunk(text_delta_event(chunk))
-        if cut:
-            self.close_connection = True
-            return
-        for event in closing_events(text):
+                self._write_chunk(json_delta_event(index, piece))
+            if cut:
+                self.close_connection = True
+                return
+            self._write_chunk(block_stop_event(index))
+        stop_reason = "end_turn" if tool is None else "tool_use"
+        for event in ending_events(stop_reason, output_token_count(text, tool)):
             self._write_chunk(event)
         self.wfile.write(b"0\r\n\r\n")
 

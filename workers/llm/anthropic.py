@@ -1,18 +1,23 @@
-"""Claude through the official SDK, streaming.
+"""Claude through the official SDK, streaming: text as it comes, and each tool call
+(a tool_use block, its input streamed as JSON fragments) as soon as its block ends.
 
 The SDK's own retries are off: a transient failure is raised as TransientError and
 the Celery task retries with backoff, so a waiting retry holds no worker slot and shows
 in Flower. One client per process (see registry.py) pools the connections to the model.
 """
 
+import json
+import logging
 import time
 import warnings
 
 import anthropic
 import httpx2
 
-from app.services.agent_io import PermanentError, Result, TransientError
-from workers.llm.base import LLMRequest, OnText
+from app.services.agent_io import PermanentError, Result, ToolCall, TransientError
+from workers.llm.base import LLMRequest, OnText, OnTool
+
+log = logging.getLogger(__name__)
 
 # The SDK warns on every call to a deprecated model; Parley warns once, as a worker
 # starts (deprecated_models below, workers/celery_app.py).
@@ -37,37 +42,46 @@ class AnthropicProvider:
         self.client = anthropic.Anthropic(api_key=api_key, base_url=base_url,
                                           timeout=timeout, max_retries=0)
 
-    def generate(self, request: LLMRequest, on_text: OnText | None = None) -> Result:
+    def generate(self, request: LLMRequest, on_text: OnText | None = None,
+                 on_tool: OnTool | None = None) -> Result:
         try:
-            return self._stream(request, on_text)
+            return self._stream(request, on_text, on_tool)
         except anthropic.APIStatusError as exc:
             raise _classify(exc) from exc
         except (anthropic.APIConnectionError, httpx2.TransportError) as exc:
             # Includes timeouts and a connection dropped mid-stream.
             raise TransientError(f"model connection failed: {exc}") from exc
 
-    def _stream(self, request: LLMRequest, on_text: OnText | None) -> Result:
+    def _stream(self, request: LLMRequest, on_text: OnText | None,
+                on_tool: OnTool | None) -> Result:
         # The raw event stream, folded here: the SDK's stream helper rebuilds a snapshot
         # of the whole message on every event, which costs more CPU than the reply's
-        # other work and is not needed to join text deltas.
+        # other work and is not needed to join text deltas and tool inputs.
         deadline = time.monotonic() + self.total_timeout
         reply = _Reply()
+        tools = {"tools": request.tools} if request.tools else {}
+        if request.tool_choice:
+            tools["tool_choice"] = request.tool_choice
         events = self.client.messages.create(
             model=self.model, max_tokens=request.max_tokens, system=request.system,
-            messages=request.messages, stream=True)
+            messages=request.messages, stream=True, **tools)
         with events:
             for event in events:
-                chunk = reply.take(event)
+                taken = reply.take(event)
                 if time.monotonic() > deadline:
                     raise TransientError(
                         f"the model took longer than {self.total_timeout:g}s to answer")
-                if chunk and on_text:
-                    on_text(chunk)
+                if isinstance(taken, ToolCall):
+                    if on_tool:
+                        on_tool(taken)
+                elif taken and on_text:
+                    on_text(taken)
         if not reply.complete:
             # The stream ended without message_stop: a partial reply is never a reply.
             raise TransientError("the model's stream ended before the reply was complete")
         return Result(text="".join(reply.parts), model=reply.model,
-                         input_tokens=reply.input_tokens, output_tokens=reply.output_tokens)
+                      input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
+                      tool_calls=tuple(reply.tool_calls))
 
 
 class _Reply:
@@ -75,17 +89,27 @@ class _Reply:
 
     def __init__(self):
         self.parts: list[str] = []
+        self.tool_calls: list[ToolCall] = []
+        self.tool_blocks: dict[int, tuple[str, list[str]]] = {}  # index: name, JSON so far
         self.model = ""
         self.input_tokens = self.output_tokens = 0
         self.stop_reason: str | None = None
         self.complete = False
 
-    def take(self, event) -> str | None:
-        """Fold one event in; returns the text it adds, if any."""
+    def take(self, event) -> str | ToolCall | None:
+        """Fold one event in; returns the text it adds or the tool call it completes."""
         if event.type == "content_block_delta":
             if event.delta.type == "text_delta":
                 self.parts.append(event.delta.text)
                 return event.delta.text
+            if event.delta.type == "input_json_delta" and event.index in self.tool_blocks:
+                self.tool_blocks[event.index][1].append(event.delta.partial_json)
+        elif event.type == "content_block_start":
+            if event.content_block.type == "tool_use":
+                self.tool_blocks[event.index] = (event.content_block.name, [])
+        elif event.type == "content_block_stop":
+            if event.index in self.tool_blocks:
+                return self._tool_call(*self.tool_blocks.pop(event.index))
         elif event.type == "message_start":
             self.model = event.message.model
             self.input_tokens = event.message.usage.input_tokens
@@ -95,6 +119,23 @@ class _Reply:
         elif event.type == "message_stop":
             self.complete = self.stop_reason is not None
         return None
+
+    def _tool_call(self, name: str, fragments: list[str]) -> ToolCall | None:
+        """The call a finished tool_use block makes; one whose input is not a JSON
+        object is dropped (the turn goes on without it)."""
+        raw = "".join(fragments) or "{}"  # a tool without parameters may send no JSON
+        try:
+            arguments = json.loads(raw)
+        except ValueError:
+            arguments = None
+        if not isinstance(arguments, dict):
+            # Its length only: the input may quote the user's words.
+            log.warning("dropped a call of tool %s: its input (%d characters) is not a "
+                        "JSON object", name, len(raw))
+            return None
+        call = ToolCall(name=name, input=arguments)
+        self.tool_calls.append(call)
+        return call
 
 
 def _classify(exc: anthropic.APIStatusError) -> Exception:

@@ -10,7 +10,7 @@ import time
 
 from app.services.agent_io import OFFLINE_MODEL_NAME, Result, Source
 from app.services.text import query_terms, split_sentences
-from workers.llm.base import LLMRequest, OnText
+from workers.llm.base import LLMRequest, OnText, OnTool
 
 MAX_QUOTES = 3
 MAX_SUMMARY_QUESTIONS = 5
@@ -26,7 +26,9 @@ class OfflineProvider:
         # A pause between chunks, so the answer streams as a model's would.
         self.chunk_delay = chunk_delay
 
-    def generate(self, request: LLMRequest, on_text: OnText | None = None) -> Result:
+    def generate(self, request: LLMRequest, on_text: OnText | None = None,
+                 on_tool: OnTool | None = None) -> Result:
+        """The reply; it never calls a tool, so on_tool is never called."""
         text = _TEXTS[request.kind](request)
         if on_text:
             for number, chunk in enumerate(_chunks(text)):
