@@ -9,7 +9,6 @@ from flask.views import MethodView
 from app.api.dialog_sessions import schemas
 from app.api.face import ErrorFormat, FaceBlueprint
 from app.auth import current_caller
-from app.models.dialog_sessions import GLOSSARY, PRESET, STYLE_REF, TEMPLATE
 from app.services import briefing_resources, dialog_sessions, jobs, tokens
 from app.services.events import FROM_START
 from app.streaming import (DIALOG_EVENTS, event_stream_response, sse_response, task_relay,
@@ -165,11 +164,14 @@ class Job(MethodView):
 # -- the organization's resources -----------------------------------------------------------
 
 RESOURCES = (
-    (GLOSSARY, "glossaries", schemas.GlossaryInSchema, schemas.GlossarySchema),
-    (STYLE_REF, "style-references", schemas.StyleReferenceInSchema,
+    (briefing_resources.GLOSSARY, "glossaries", schemas.GlossaryInSchema,
+     schemas.GlossarySchema),
+    (briefing_resources.STYLE_REF, "style-references", schemas.StyleReferenceInSchema,
      schemas.StyleReferenceSchema),
-    (PRESET, "presets", schemas.BriefingInSchema, schemas.BriefingResourceSchema),
-    (TEMPLATE, "templates", schemas.BriefingInSchema, schemas.BriefingResourceSchema),
+    (briefing_resources.PRESET, "presets", schemas.BriefingInSchema,
+     schemas.BriefingResourceSchema),
+    (briefing_resources.TEMPLATE, "templates", schemas.BriefingInSchema,
+     schemas.BriefingResourceSchema),
 )
 
 
