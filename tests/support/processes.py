@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,9 +22,10 @@ def free_port() -> int:
 
 
 def start_worker(env: dict, log_path: Path, concurrency: int = 8) -> subprocess.Popen:
+    """A worker consuming every queue, as a worker does unless given --queues."""
     return start_celery(
         ["worker", "--pool", "threads", "--concurrency", str(concurrency),
-         "--queues", "replies,maintenance", "--task-events", "--loglevel", "INFO",
+         "--task-events", "--loglevel", "INFO",
          "--without-gossip", "--without-mingle",
          "--hostname", f"it-{secrets.token_hex(3)}@%h"], env, log_path, " ready.")
 
@@ -64,6 +66,24 @@ def start_gunicorn(env: dict, port: int, log_path: Path, threads: int = 20
              "app.wsgi:app", "--bind", f"127.0.0.1:{port}", "--access-logfile", "-",
              "--error-logfile", "-"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_until_serving(process: subprocess.Popen, url: str, logs,
+                       seconds: float = 30) -> None:
+    """Until the web process at url answers GET /openapi.json; `logs()` says why not."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited ({process.returncode}){logs()}")
+        try:
+            with urllib.request.urlopen(f"{url}/openapi.json", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not answer in {seconds:g}s{logs()}")
+        time.sleep(0.1)
 
 
 def stop_process(process: subprocess.Popen) -> None:

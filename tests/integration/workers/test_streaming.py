@@ -19,12 +19,12 @@ import pytest
 from app.services import language_models, organizations
 from tests.support.data import setup_conversation
 from tests.support.fake_anthropic import WORDS_PER_CHUNK, split_into_chunks
-from tests.support.processes import free_port, start_gunicorn, stop_process
+from tests.support.processes import (free_port, start_gunicorn, stop_process,
+                                     wait_until_serving)
 
 pytestmark = pytest.mark.integration
 
 HEARTBEAT_SECONDS = 1
-WEB_READY_SECONDS = 30
 STREAM_DEADLINE_SECONDS = 30
 TERMINAL = ("end", "error")
 MODEL_NAME = "claude-fake-1"
@@ -153,26 +153,11 @@ def web(claude_stack, tmp_path_factory):
     process = start_gunicorn(env, port, log_path)
     server = Web(process, f"http://127.0.0.1:{port}", log_path, claude_stack)
     try:
-        _wait_until_up(server)
+        wait_until_serving(process, server.url, server.logs)
         yield server
     finally:
         server.client.close()
         stop_process(process)
-
-
-def _wait_until_up(server: Web) -> None:
-    deadline = time.monotonic() + WEB_READY_SECONDS
-    while True:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({server.process.returncode}){server.logs()}")
-        try:
-            if server.client.get("/openapi.json", timeout=2).status_code == 200:
-                return
-        except httpx2.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"gunicorn did not answer in {WEB_READY_SECONDS}s{server.logs()}")
-        time.sleep(0.1)
 
 
 @pytest.fixture(autouse=True)
