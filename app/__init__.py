@@ -16,7 +16,8 @@ MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations"
 def create_app(config_class=None, **overrides) -> Flask:
     """The app, with app.config.Config (or `config_class`) and `overrides`."""
     from app import extensions
-    from app.config import Config, celery_settings, engine_options
+    from app.config import (Config, celery_settings, engine_options, parley_home,
+                            stored_jwt_secret)
     from app.errors import register_error_handlers
     from app.extensions import celery_init_app, db, migrate
     from app import models  # noqa: F401 - every model, for Flask-Migrate
@@ -28,6 +29,9 @@ def create_app(config_class=None, **overrides) -> Flask:
     app = Flask(__name__)
     app.config.from_object(config_class or Config)
     app.config.update(overrides)
+    if not app.config.get("JWT_SECRET"):
+        # Bearer tokens' secret: PARLEY_HOME's own when none is configured.
+        app.config["JWT_SECRET"] = stored_jwt_secret(parley_home())
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     app.config.setdefault("CELERY", celery_settings(app.config, task_kinds))
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)

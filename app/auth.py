@@ -1,4 +1,6 @@
-"""API-key authentication: `X-API-Key: <key>` or `Authorization: Bearer <key>`.
+"""Authentication: an API key (`X-API-Key: <key>` or `Authorization: Bearer <key>`) or a
+bearer token (`Authorization: Bearer <JWT>`, from POST /v1/auth/token), which stands for
+the key it was issued for, so both authenticate as the same caller (app/services/tokens.py).
 
 Every face's blueprint calls require_caller() before its views (app/api/face.py); views
 read the caller's organization with current_org()."""
@@ -6,20 +8,42 @@ read the caller's organization with current_org()."""
 from flask import g, request
 
 from app.errors import Unauthorized
+from app.services import tokens
 from app.services.organizations import Caller, authenticate
 
 
 def presented_key() -> str | None:
+    """The API key the request presents: X-API-Key's value, else Bearer's."""
     key = request.headers.get("X-API-Key")
     if key:
         return key.strip()
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
+    return _bearer()
+
+
+def presented_token() -> str | None:
+    """The bearer token the request presents: a Bearer value shaped like a JWT (and no
+    X-API-Key, which comes first)."""
+    if request.headers.get("X-API-Key"):
+        return None
+    bearer = _bearer()
+    return bearer if bearer is not None and tokens.looks_like_jwt(bearer) else None
+
+
+def _bearer() -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
     return None
 
 
 def require_caller() -> None:
+    token = presented_token()
+    if token is not None:
+        caller = tokens.caller_from_token(token)
+        if caller is None:
+            raise Unauthorized("Invalid or expired token.")
+        g.caller = caller
+        return
     key = presented_key()
     if key is None:
         raise Unauthorized("Missing API key: send X-API-Key or Authorization: Bearer.")
@@ -40,7 +64,8 @@ def current_org() -> str:
 
 SECURITY_SCHEMES = {
     "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-    "BearerKey": {"type": "http", "scheme": "bearer"},
+    "BearerKey": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT or API key",
+                  "description": "An API key, or a token from POST /v1/auth/token."},
 }
 # Every operation accepts either scheme (OpenAPI: a list of alternatives).
 SECURITY = [{name: []} for name in SECURITY_SCHEMES]

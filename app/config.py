@@ -2,6 +2,8 @@
 
 import json
 import os
+import secrets
+import tempfile
 from pathlib import Path
 
 from kombu import Exchange, Queue
@@ -29,6 +31,39 @@ def _prices(setting: str | None) -> dict[str, tuple[float, float]]:
 def parley_home() -> Path:
     """Where the embedded default keeps its SQLite file, broker data and beat schedule."""
     return Path(os.environ.get("PARLEY_HOME", "instance")).resolve()
+
+
+def stored_jwt_secret(home: Path) -> str:
+    """The secret in `home`/jwt-secret, generated (mode 0600) on first use. Processes
+    starting at once agree: each writes a whole file of its own, then links it to the
+    name; the first link wins and the others read the winner's."""
+    path = home / "jwt-secret"
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    home.mkdir(parents=True, exist_ok=True)
+    descriptor, draft = tempfile.mkstemp(dir=home, prefix=".jwt-secret.")  # mode 0600
+    try:
+        secret = secrets.token_urlsafe(48)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secret + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return _read_secret(path)
+        return secret
+    finally:
+        os.unlink(draft)
+
+
+def _read_secret(path: Path) -> str:
+    secret = path.read_text().strip()
+    if not secret:
+        raise RuntimeError(f"{path} is empty: delete it, or set PARLEY_JWT_SECRET.")
+    return secret
 
 
 def database_url() -> str:
@@ -78,6 +113,15 @@ class Config:
     MAX_CONTENT_LENGTH = _env_int("PARLEY_MAX_BODY_BYTES", 1_048_576)
     # How long a process trusts a key it found valid (a revocation elsewhere takes this long).
     AUTH_CACHE_SECONDS = _env_float("PARLEY_AUTH_CACHE_SECONDS", 10.0)
+    # Bearer tokens (app/services/tokens.py) are JWTs signed (HS256) with this secret.
+    # Unset, create_app keeps one generated in PARLEY_HOME's jwt-secret file, which the
+    # processes sharing that folder share; set it, the same everywhere, when the API runs
+    # on more than one machine. Changing it ends every token issued so far.
+    JWT_SECRET = os.environ.get("PARLEY_JWT_SECRET") or None
+    # The tokens' audience ("aud"): a token made for another audience is refused.
+    JWT_AUDIENCE = os.environ.get("PARLEY_JWT_AUDIENCE", "parley")
+    # How long a token lives, in seconds (revoking its key ends it sooner).
+    JWT_TTL_SECONDS = _env_int("PARLEY_JWT_TTL", 900)
     MAX_QUESTION_CHARS = 10_000
 
     LLM_PROVIDER = os.environ.get("PARLEY_LLM") or default_llm()
@@ -226,3 +270,4 @@ class TestConfig(Config):
     OFFLINE_CHUNK_DELAY_SECONDS = 0.0
     RETRY_BACKOFF_SECONDS = 0.05
     RETRY_BACKOFF_MAX_SECONDS = 0.2
+    JWT_SECRET = "parley-tests-only-jwt-secret-never-use-it-anywhere-else-0123456789"

@@ -51,15 +51,17 @@ def revoke_key(key_id: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         db.session.commit()
-    _known_keys.pop(key.key_hash, None)
+    _known_keys.pop(("hash", key.key_hash), None)
+    _known_keys.pop(("id", key.id), None)
     return key
 
 
-# Keys recently found valid, by hash: (caller, monotonic expiry). Every request
-# authenticates, and a status check should cost one read, not two. A key revoked in
-# this process is forgotten at once; elsewhere (the API's processes, when `parley keys
-# revoke` runs) within AUTH_CACHE_SECONDS.
-_known_keys: dict[str, tuple[Caller, float]] = {}
+# Keys recently found valid, by ("hash", its hash) for an API key and ("id", its id) for
+# a bearer token's key: (caller, monotonic expiry). Every request authenticates, and a
+# status check should cost one read, not two. A key revoked in this process is forgotten
+# at once; elsewhere (the API's processes, when `parley keys revoke` runs) within
+# AUTH_CACHE_SECONDS.
+_known_keys: dict[tuple[str, str], tuple[Caller, float]] = {}
 _KNOWN_KEYS_MAX = 10_000
 
 
@@ -74,19 +76,30 @@ def set_dialogues_immutable(org_id: str, immutable: bool) -> None:
 
 def authenticate(raw_key: str) -> Caller | None:
     key_hash = hash_key(raw_key)
-    known = _known_keys.get(key_hash)
+    return _valid_key(("hash", key_hash), ApiKey.key_hash == key_hash)
+
+
+def caller_for_key_id(key_id: str) -> Caller | None:
+    """The caller behind a key that is still valid (not revoked), by the key's id: what
+    a bearer token names (app/services/tokens.py)."""
+    return _valid_key(("id", key_id), ApiKey.id == key_id)
+
+
+def _valid_key(known_as: tuple[str, str], match) -> Caller | None:
+    """The caller of the unrevoked key that `match` finds, from _known_keys while it is
+    trusted there, else with one indexed read."""
+    known = _known_keys.get(known_as)
     if known is not None and known[1] > time.monotonic():
         return known[0]
     row = db.session.execute(
-        select(ApiKey.id, ApiKey.org_id).where(
-            ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        select(ApiKey.id, ApiKey.org_id).where(match, ApiKey.revoked_at.is_(None))
     ).first()
     if row is None:
         return None
     caller = Caller(org_id=row.org_id, key_id=row.id)
     if len(_known_keys) >= _KNOWN_KEYS_MAX:
         _known_keys.clear()
-    _known_keys[key_hash] = (caller, time.monotonic() + current_app.config["AUTH_CACHE_SECONDS"])
+    _known_keys[known_as] = (caller, time.monotonic() + current_app.config["AUTH_CACHE_SECONDS"])
     return caller
 
 

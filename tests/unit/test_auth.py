@@ -127,7 +127,17 @@ def test_openapi_declares_both_security_schemes(client):
     schemes = client.get("/openapi.json").get_json()["components"]["securitySchemes"]
 
     assert schemes["ApiKeyHeader"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
-    assert schemes["BearerKey"] == {"type": "http", "scheme": "bearer"}
+    assert schemes["BearerKey"]["type"] == "http"
+    assert schemes["BearerKey"]["scheme"] == "bearer"
+
+
+def test_the_bearer_scheme_says_it_takes_a_key_or_a_token(client):
+    bearer = client.get("/openapi.json").get_json()["components"]["securitySchemes"][
+        "BearerKey"]
+
+    assert bearer["bearerFormat"] == "JWT or API key"
+    assert "API key" in bearer["description"]
+    assert "POST /v1/auth/token" in bearer["description"]
 
 
 def test_every_api_operation_declares_its_security(client):
