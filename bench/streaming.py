@@ -4,6 +4,9 @@ Events that the web process relays from the task's Redis Stream (app/streaming.p
 first_content  time from sending a stream_chat request to its first `content` event,
                over the fake model's own time to first token, measured the same way
                straight against the fake model, in the same run.
+first_token    time from sending a dialog session's message to its first `token`
+               event (the briefing agent, the fake Claude with its tool), over the
+               fake model's own time to first token for the same tool, same run.
 open_streams   500 streams held open at once by one web node (gunicorn, 2 gthread
                workers of 300 threads, as the Procfile runs it) while each reply
                trickles for ~10 s; meanwhile the latency of the message endpoint, over
@@ -173,9 +176,10 @@ class Stack:
 
 
 @contextmanager
-def parley_stack():
+def parley_stack(**settings):
     """A database, the fake model, the web node as the Procfile runs it and a worker
-    node with 600 slots; yields a Stack with a key and the fake model's row."""
+    node with 600 slots (both with these extra settings); yields a Stack with a key and
+    the fake model's row."""
     # Imported here: bench.run imports this module, so at import time it is not yet
     # defined (run as `python -m bench.run`, it is __main__, and this loads it by name).
     from bench.run import create_key, fake_model, parley_env, parley_workers
@@ -189,7 +193,7 @@ def parley_stack():
         model_process, model_port = fake_model(0)
         with model_process:
             port = free_port()
-            env = {**parley_env(url, model_port), "ANTHROPIC_MODEL": MODEL_NAME}
+            env = {**parley_env(url, model_port), "ANTHROPIC_MODEL": MODEL_NAME, **settings}
             with gunicorn("app.wsgi:app", port, env, "parley-web", workers=WEB_WORKERS,
                           threads=WEB_THREADS), parley_workers(env, WORKER_SLOTS):
                 stack = Stack(url, port, model_port, key["api_key"], key["org_id"], "")
@@ -277,6 +281,45 @@ def first_content() -> None:
     report(f"first content: stream_chat to the first content event, {len(parley)} in a "
            f"row, the model's first token after {MODEL_LATENCY * 1000:.0f} ms "
            "(baseline: the model's own time to first token)", [
+               *[(f"p{p}, ms", f"{percentile(parley, p) * 1000:.1f}",
+                  f"{percentile(model, p) * 1000:.1f}",
+                  f"{percentile(parley, p) / percentile(model, p):.2f}") for p in (50, 90)],
+               ("overhead at p50 (Parley - model), ms", f"{p50 - m50:.1f}",
+                "target: < 20 ms", "")])
+
+
+# -- 8. first token of a dialog turn ----------------------------------------------------------
+
+def first_token() -> None:
+    """Time to the first `token` event of a dialog session's turn (the briefing agent
+    on the fake Claude, with its tool), over the fake model's own time to its first
+    text delta for a request with the same tool."""
+    from workers.agents.briefing import TOOL
+
+    with parley_stack(PARLEY_DIALOG_PARALLEL_SESSIONS="100000") as stack:
+        configure_model(stack, latency=MODEL_LATENCY, chunk_delay=0.0)
+        count = FIRST_CONTENT_WARM_UP + FIRST_CONTENT_REQUESTS
+        sessions = [call(stack, "POST", "/v1/dialog-sessions",
+                         {"mode": "translation", "text": "Unsere Produkte stehen für "
+                          "höchste Qualität."})["session_id"] for _ in range(count)]
+        parley = [time_to_event(stack.port, http_request(
+            "POST", stack.port, f"/v1/dialog-sessions/{session_id}/messages",
+            {"message": "German to English, a marketing text."}, stack.headers),
+            "token", "done") for session_id in sessions][FIRST_CONTENT_WARM_UP:]
+        body = {"model": MODEL_NAME, "max_tokens": 1024, "stream": True,
+                "system": "You are the briefing assistant.", "tools": [TOOL],
+                "messages": [{"role": "user", "content": "German to English, a "
+                                                         "marketing text."}]}
+        model = [time_to_event(stack.model_port, http_request(
+            "POST", stack.model_port, "/v1/messages", body,
+            {"x-api-key": "bench", "anthropic-version": "2023-06-01"}),
+            "content_block_delta", "message_stop") for _ in range(count)][
+            FIRST_CONTENT_WARM_UP:]
+    p50 = percentile(parley, 50) * 1000
+    m50 = percentile(model, 50) * 1000
+    report(f"first token: a dialog turn to its first token event, {len(parley)} in a "
+           f"row, the model's first token after {MODEL_LATENCY * 1000:.0f} ms "
+           "(baseline: the model's own time to first token, same tool)", [
                *[(f"p{p}, ms", f"{percentile(parley, p) * 1000:.1f}",
                   f"{percentile(model, p) * 1000:.1f}",
                   f"{percentile(parley, p) / percentile(model, p):.2f}") for p in (50, 90)],

@@ -12,7 +12,7 @@ the task. A session confirmed or ended meanwhile keeps its briefing as it was.
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.extensions import db
 from app.models import DialogSession, Message
@@ -33,20 +33,28 @@ class _Turn:
     question_seq: int
 
 
+# The user's message and its session, in one read (a Core statement built once: a
+# turn's latency is the time to its first token).
+_sessions, _messages = DialogSession.__table__, Message.__table__
+_TURN = (
+    select(_sessions.c.id, _sessions.c.public_id, _sessions.c.mode, _sessions.c.briefing,
+           _sessions.c.phase, _sessions.c.language, _messages.c.seq, _messages.c.text)
+    .select_from(_messages.join(
+        _sessions, _sessions.c.conversation_id == _messages.c.conversation_id))
+    .where(_messages.c.id == bindparam("message_id")))
+
+
 def gather(claim: Claim) -> Gathered:
-    session = db.session.scalar(select(DialogSession).where(
-        DialogSession.conversation_id == claim.conversation_id))
-    seq, text = db.session.execute(select(Message.seq, Message.text)
-                                   .where(Message.id == claim.message_id)).one()
+    turn = db.session.execute(_TURN, {"message_id": claim.message_id}).one()
     return Gathered(
         input=BriefingInput(
-            message=text, mode=session.mode, briefing=dict(session.briefing),
-            phase=session.phase, language=session.language,
+            message=turn.text, mode=turn.mode, briefing=dict(turn.briefing),
+            phase=turn.phase, language=turn.language,
             resources=briefing_resources.resources_of(claim.org_id),
-            history=conversations.history_turns(claim.conversation_id, seq,
+            history=conversations.history_turns(claim.conversation_id, turn.seq,
                                                 current_app.config["HISTORY_MESSAGES"])),
-        kept=_Turn(session.id, session.public_id, claim.message_id, seq),
-        announce={"session_id": session.public_id,
+        kept=_Turn(turn.id, turn.public_id, claim.message_id, turn.seq),
+        announce={"session_id": turn.public_id,
                   "message_id": reply_public_id(claim.task_id)})
 
 
@@ -56,7 +64,8 @@ def store(claim: Claim, turn: _Turn, result: BriefingTurn) -> dict:
     conversations.add_reply(
         claim.conversation_id, turn.question_id, turn.question_seq, result.text,
         public_id=public_id, model=result.model, input_tokens=result.input_tokens,
-        output_tokens=result.output_tokens, meta={"actions": list(result.actions)})
+        output_tokens=result.output_tokens, meta={"actions": list(result.actions)},
+        created_at=now)  # the time the `done` event shows
     session = db.session.get(DialogSession, turn.session_id)
     if session.status == ACTIVE:
         db.session.execute(update(DialogSession).where(DialogSession.id == session.id)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from app.extensions import db
@@ -43,13 +43,27 @@ class Opened:
     message: dict
 
 
+# The statements a turn runs, Core statements built once (as app/services/tasks.py's):
+# a turn's latency is the time to its first token.
+_sessions = DialogSession.__table__
+_OWNED = select(*_sessions.c).where(_sessions.c.public_id == bindparam("session_id"),
+                                    _sessions.c.org_id == bindparam("org_id"))
+_TAKE_TURN = (
+    update(_sessions)
+    .where(_sessions.c.id == bindparam("session_key"), _sessions.c.status == ACTIVE,
+           _sessions.c.expires_at > bindparam("now"),
+           _sessions.c.user_messages < bindparam("cap"))
+    .values(user_messages=_sessions.c.user_messages + 1, expires_at=bindparam("expires"),
+            updated_at=bindparam("now")))
+
+
 # -- reading ------------------------------------------------------------------------------
 
-def owned(caller: Caller, session_id: str) -> DialogSession:
-    """The caller's session: another organization's is not found, another key's is
-    forbidden."""
-    session = db.session.scalar(select(DialogSession).where(
-        DialogSession.public_id == session_id, DialogSession.org_id == caller.org_id))
+def owned(caller: Caller, session_id: str):
+    """The caller's session, as a row (its columns, read-only): another organization's
+    is not found, another key's is forbidden."""
+    session = db.session.execute(_OWNED, {"session_id": session_id,
+                                          "org_id": caller.org_id}).first()
     if session is None:
         raise NotFound(f"Dialog session {session_id} not found.", code="session_not_found")
     if session.key_id != caller.key_id:
@@ -58,14 +72,14 @@ def owned(caller: Caller, session_id: str) -> DialogSession:
     return session
 
 
-def status_of(session: DialogSession, now: datetime | None = None) -> str:
+def status_of(session, now: datetime | None = None) -> str:
     """The session's status; an active one past its expiry is expired already."""
     if session.status == ACTIVE and session.expires_at <= (now or utcnow()):
         return EXPIRED
     return session.status
 
 
-def view(session: DialogSession) -> dict:
+def view(session) -> dict:
     """The session as GET /v1/dialog-sessions/{id} shows it."""
     messages = [message_view(m) for m in conversations.history(session.conversation_id)]
     return {"session_id": session.public_id, "status": status_of(session),
@@ -84,7 +98,7 @@ def message_view(message: Message, with_actions: bool = False) -> dict:
     return shown
 
 
-def session_cost(session: DialogSession) -> float:
+def session_cost(session) -> float:
     """Every model call the session made: its briefing turns, and its job's."""
     from app.services import jobs  # jobs build on sessions
 
@@ -223,7 +237,7 @@ def _invalid(location: str | None, name: str, message: str) -> InvalidInput:
 
 # -- changing -----------------------------------------------------------------------------
 
-def require_active(session: DialogSession, now: datetime | None = None) -> None:
+def require_active(session, now: datetime | None = None) -> None:
     status = status_of(session, now)
     if status != ACTIVE:
         raise Conflict(f"Dialog session {session.public_id} is {status}: it is no longer "
@@ -248,12 +262,8 @@ def post_message(caller: Caller, session_id: str, text: str) -> str:
                               "please confirm or cancel it.", code="message_limit")
     # The conversation is locked first (as a turn's store does), then the session.
     question = conversations.append_question(caller.org_id, session.conversation_id, text)
-    taken = db.session.execute(
-        update(DialogSession)
-        .where(DialogSession.id == session.id, DialogSession.status == ACTIVE,
-               DialogSession.expires_at > now, DialogSession.user_messages < cap)
-        .values(user_messages=DialogSession.user_messages + 1,
-                expires_at=now + _idle_allowed(), updated_at=now)).rowcount
+    taken = db.session.execute(_TAKE_TURN, {"session_key": session.id, "now": now, "cap": cap,
+                                            "expires": now + _idle_allowed()}).rowcount
     if not taken:  # confirmed, cancelled or capped since it was read
         db.session.rollback()
         return post_message(caller, session_id, text)
@@ -265,8 +275,9 @@ def post_message(caller: Caller, session_id: str, text: str) -> str:
     return task_id
 
 
-def _change_active(caller: Caller, session_id: str, **values) -> DialogSession:
-    """Change an active session, unless it stopped being active meanwhile."""
+def _change_active(caller: Caller, session_id: str, **values):
+    """Change an active session, unless it stopped being active meanwhile; the session
+    as it is then."""
     now = utcnow()
     session = owned(caller, session_id)
     require_active(session, now)
@@ -276,24 +287,24 @@ def _change_active(caller: Caller, session_id: str, **values) -> DialogSession:
                DialogSession.expires_at > now)
         .values(updated_at=now, **values)).rowcount
     db.session.commit()
-    db.session.refresh(session)
+    session = owned(caller, session_id)
     if not changed:
         require_active(session)
     return session
 
 
-def cancel(caller: Caller, session_id: str) -> DialogSession:
+def cancel(caller: Caller, session_id: str):
     return _change_active(caller, session_id, status=CANCELLED)
 
 
-def update_metadata(caller: Caller, session_id: str, **fields) -> DialogSession:
+def update_metadata(caller: Caller, session_id: str, **fields):
     """Set the file fields given; the session's idle time starts again."""
     return _change_active(caller, session_id, expires_at=utcnow() + _idle_allowed(),
                           **{name: value for name, value in fields.items()
                              if value is not None})
 
 
-def claim_for_confirm(session: DialogSession, now: datetime) -> bool:
+def claim_for_confirm(session, now: datetime) -> bool:
     """Mark an active session confirmed; False when it was not active (any more)."""
     return bool(db.session.execute(
         update(DialogSession)
