@@ -261,26 +261,38 @@ def first_content() -> None:
     50 ms with instant chunks, over the fake model's own time to its first text delta."""
     with parley_stack() as stack:
         configure_model(stack, latency=MODEL_LATENCY, chunk_delay=0.0)
-        count = FIRST_CONTENT_WARM_UP + FIRST_CONTENT_REQUESTS
-        sessions = chat_sessions(stack, count)
+        sessions = chat_sessions(stack, FIRST_CONTENT_WARM_UP + FIRST_CONTENT_REQUESTS)
         parley = [time_to_event(stack.port, http_request(
             "POST", stack.port, stack.path("stream_chat"),
             {"chat_session_id": session_id, "message": QUESTION}, stack.headers),
             "content", "end") for _, session_id in sessions][FIRST_CONTENT_WARM_UP:]
         # The body the SDK sends (model, max_tokens, messages, stream), a similar prompt.
-        body = {"model": MODEL_NAME, "max_tokens": 1024, "stream": True,
-                "system": "Answer from the passages.",
-                "messages": [{"role": "user", "content": QUESTION}]}
-        model = [time_to_event(stack.model_port, http_request(
-            "POST", stack.model_port, "/v1/messages", body,
-            {"x-api-key": "bench", "anthropic-version": "2023-06-01"}),
-            "content_block_delta", "message_stop") for _ in range(count)][
-            FIRST_CONTENT_WARM_UP:]
+        model = model_first_tokens(stack, {"system": "Answer from the passages.",
+                                           "messages": [{"role": "user",
+                                                         "content": QUESTION}]})
+    report_first_token("first content: stream_chat to the first content event", parley,
+                       model, "")
+
+
+def model_first_tokens(stack: Stack, prompt: dict) -> list[float]:
+    """The fake model's own times to its first text delta for this prompt, as many as
+    Parley was measured (after the same warm-up)."""
+    body = {"model": MODEL_NAME, "max_tokens": 1024, "stream": True, **prompt}
+    return [time_to_event(stack.model_port, http_request(
+        "POST", stack.model_port, "/v1/messages", body,
+        {"x-api-key": "bench", "anthropic-version": "2023-06-01"}),
+        "content_block_delta", "message_stop")
+        for _ in range(FIRST_CONTENT_WARM_UP + FIRST_CONTENT_REQUESTS)][
+        FIRST_CONTENT_WARM_UP:]
+
+
+def report_first_token(what: str, parley: list[float], model: list[float],
+                       baseline_note: str) -> None:
     p50 = percentile(parley, 50) * 1000
     m50 = percentile(model, 50) * 1000
-    report(f"first content: stream_chat to the first content event, {len(parley)} in a "
-           f"row, the model's first token after {MODEL_LATENCY * 1000:.0f} ms "
-           "(baseline: the model's own time to first token)", [
+    report(f"{what}, {len(parley)} in a row, the model's first token after "
+           f"{MODEL_LATENCY * 1000:.0f} ms (baseline: the model's own time to first "
+           f"token{baseline_note})", [
                *[(f"p{p}, ms", f"{percentile(parley, p) * 1000:.1f}",
                   f"{percentile(model, p) * 1000:.1f}",
                   f"{percentile(parley, p) / percentile(model, p):.2f}") for p in (50, 90)],
@@ -290,6 +302,9 @@ def first_content() -> None:
 
 # -- 8. first token of a dialog turn ----------------------------------------------------------
 
+TURN = "German to English, a marketing text."
+
+
 def first_token() -> None:
     """Time to the first `token` event of a dialog session's turn (the briefing agent
     on the fake Claude, with its tool), over the fake model's own time to its first
@@ -298,33 +313,19 @@ def first_token() -> None:
 
     with parley_stack(PARLEY_DIALOG_PARALLEL_SESSIONS="100000") as stack:
         configure_model(stack, latency=MODEL_LATENCY, chunk_delay=0.0)
-        count = FIRST_CONTENT_WARM_UP + FIRST_CONTENT_REQUESTS
         sessions = [call(stack, "POST", "/v1/dialog-sessions",
                          {"mode": "translation", "text": "Unsere Produkte stehen für "
-                          "höchste Qualität."})["session_id"] for _ in range(count)]
+                          "höchste Qualität."})["session_id"]
+                    for _ in range(FIRST_CONTENT_WARM_UP + FIRST_CONTENT_REQUESTS)]
         parley = [time_to_event(stack.port, http_request(
             "POST", stack.port, f"/v1/dialog-sessions/{session_id}/messages",
-            {"message": "German to English, a marketing text."}, stack.headers),
+            {"message": TURN}, stack.headers),
             "token", "done") for session_id in sessions][FIRST_CONTENT_WARM_UP:]
-        body = {"model": MODEL_NAME, "max_tokens": 1024, "stream": True,
-                "system": "You are the briefing assistant.", "tools": [TOOL],
-                "messages": [{"role": "user", "content": "German to English, a "
-                                                         "marketing text."}]}
-        model = [time_to_event(stack.model_port, http_request(
-            "POST", stack.model_port, "/v1/messages", body,
-            {"x-api-key": "bench", "anthropic-version": "2023-06-01"}),
-            "content_block_delta", "message_stop") for _ in range(count)][
-            FIRST_CONTENT_WARM_UP:]
-    p50 = percentile(parley, 50) * 1000
-    m50 = percentile(model, 50) * 1000
-    report(f"first token: a dialog turn to its first token event, {len(parley)} in a "
-           f"row, the model's first token after {MODEL_LATENCY * 1000:.0f} ms "
-           "(baseline: the model's own time to first token, same tool)", [
-               *[(f"p{p}, ms", f"{percentile(parley, p) * 1000:.1f}",
-                  f"{percentile(model, p) * 1000:.1f}",
-                  f"{percentile(parley, p) / percentile(model, p):.2f}") for p in (50, 90)],
-               ("overhead at p50 (Parley - model), ms", f"{p50 - m50:.1f}",
-                "target: < 20 ms", "")])
+        model = model_first_tokens(stack, {
+            "system": "You are the briefing assistant.", "tools": [TOOL],
+            "messages": [{"role": "user", "content": TURN}]})
+    report_first_token("first token: a dialog turn to its first token event", parley,
+                       model, ", same tool")
 
 
 # -- 7. open streams ------------------------------------------------------------------------
