@@ -63,15 +63,20 @@ class ContextSchema(Schema):
     preset_id = _optional_text(32, metadata={"description": "a preset's or a template's id"})
 
 
-class DialogSessionCreateSchema(Schema):
+class MetadataSchema(Schema):
+    """The attached file's fields: set at creation, changed by PATCH …/metadata."""
+
+    file_name = _optional_text(255)
+    file_type = _optional_text(255)
+    file_preview = _optional_text(PREVIEW_CHARS)
+
+
+class DialogSessionCreateSchema(MetadataSchema):
     mode = fields.String(required=True, validate=validate.OneOf(briefings.MODES))
     language = _optional_text(16, metadata={"description": "UI language hint"})
     text = _optional_text(briefings.MAX_TEXT_CHARS)
     input_material = StorableDict(allow_none=True, load_default=None)
     context = fields.Nested(ContextSchema, allow_none=True, load_default=None)
-    file_name = _optional_text(255)
-    file_type = _optional_text(255)
-    file_preview = _optional_text(PREVIEW_CHARS)
 
 
 class ActionSchema(Schema):
@@ -139,12 +144,6 @@ class ConfirmedSchema(Schema):
     job_id = fields.String(required=True)
     job_status = fields.String(required=True, metadata={"enum": JOB_STATUSES})
     template_id = fields.String(required=True, allow_none=True)
-
-
-class MetadataSchema(Schema):
-    file_name = _optional_text(255)
-    file_type = _optional_text(255)
-    file_preview = _optional_text(PREVIEW_CHARS)
 
 
 # -- jobs ----------------------------------------------------------------------------------
