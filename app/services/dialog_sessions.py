@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from app.extensions import db
-from app.models import Conversation, DialogSession, Message, Organization
+from app.models import Conversation, DialogSession, Job, Message, Organization
 from app.models.base import utcnow
 from app.models.dialog_sessions import (ACTIVE, CANCELLED, CONFIRMED, EXPIRED, PRESET,
                                         TEMPLATE)
@@ -100,14 +100,15 @@ def message_view(message: Message, with_actions: bool = False) -> dict:
 
 def session_cost(session) -> float:
     """Every model call the session made: its briefing turns, and its job's."""
-    from app.services import jobs  # jobs build on sessions
-
-    usage = db.session.execute(
+    turns = db.session.execute(
         select(Message.model, func.sum(Message.input_tokens), func.sum(Message.output_tokens))
         .where(Message.conversation_id == session.conversation_id,
                Message.model.is_not(None))
         .group_by(Message.model)).all()
-    return round(pricing.cost_eur([*usage, *jobs.usage_of_session(session.id)]), 4)
+    job = db.session.execute(select(Job.model, Job.input_tokens, Job.output_tokens)
+                             .where(Job.session_id == session.id,
+                                    Job.model.is_not(None))).all()
+    return pricing.cost_eur([*turns, *job])
 
 
 def preview(caller: Caller, session_id: str) -> dict:

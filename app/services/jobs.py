@@ -70,8 +70,10 @@ def _job_of_session(session_id: int):
 
 
 def _jobs_with_state():
-    return select(Job, Task.state, Task.error, Task.updated_at).join(
-        Task, Task.id == Job.task_id)
+    """A job, its task's state, error and last change, and its session's public id."""
+    return (select(Job, Task.state, Task.error, Task.updated_at, DialogSession.public_id)
+            .join(Task, Task.id == Job.task_id)
+            .join(DialogSession, DialogSession.id == Job.session_id))
 
 
 def get(caller: Caller, job_id: str) -> dict:
@@ -98,9 +100,8 @@ def page(caller: Caller, limit: int, after: str | None) -> list[dict]:
                                                      .limit(limit))]
 
 
-def view(job: Job, state: str, error: str | None, task_updated_at) -> dict:
-    session_public_id = db.session.scalar(select(DialogSession.public_id)
-                                          .where(DialogSession.id == job.session_id))
+def view(job: Job, state: str, error: str | None, task_updated_at,
+         session_public_id: str) -> dict:
     return {"job_id": job.public_id, "session_id": session_public_id, "mode": job.mode,
             "status": STATUSES[state], "task_id": job.task_id, "briefing": job.briefing,
             "result": job.result, "error": error if state == tasks.FAILURE else None,
@@ -109,13 +110,6 @@ def view(job: Job, state: str, error: str | None, task_updated_at) -> dict:
             "cost_eur": pricing.cost_eur([(job.model, job.input_tokens, job.output_tokens)]),
             "template_id": job.template_id, "created_at": job.created_at,
             "updated_at": max(job.updated_at, task_updated_at)}
-
-
-def usage_of_session(session_id: int) -> list[tuple]:
-    """The (model, input tokens, output tokens) of the session's job, once it has run."""
-    return db.session.execute(select(Job.model, Job.input_tokens, Job.output_tokens)
-                              .where(Job.session_id == session_id,
-                                     Job.model.is_not(None))).all()
 
 
 # -- the kind of work ---------------------------------------------------------------------
