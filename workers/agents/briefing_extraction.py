@@ -240,6 +240,7 @@ traducir traducción traduce idioma destino origen tono estilo dominio glosario 
 necesito nuestro nuestra sí sin menos
 these following below based facts data verwenden benutzen nutzen verwende schreib schreibt
 verfasse erstelle create écris écrivez rédige utiliser utilisez usar usa escribe redacta crea
+glossaries glossare glossaires glosarios references styles
 """.split())
 
 # Clauses that are instructions: they start like one, or say what not to translate.
@@ -544,6 +545,11 @@ def _instructions(text: str, ctx: _Context) -> tuple[str | None, str, list[_Hit]
             if not hits:  # "No glossary", "Keep it so": nothing to note
                 text = _mask(text, [(start, end)])
                 continue
+        if not any(h.field in ("glossary", "style_ref") for h in hits) \
+                and re.search(r"\b(?:glossar\w*|glossaire|glosario|termbase)\b", clause,
+                              re.IGNORECASE):
+            text = _mask(text, [(start, end)])  # a glossary the organization lacks
+            continue
         said.append(_sentence(clause))
         named += [_Hit(h.field, h.value, start + h.start, start + h.end) for h in hits
                   if h.field in ("glossary", "style_ref") and not h.negated]
