@@ -243,6 +243,14 @@ verfasse erstelle create écris écrivez rédige utiliser utilisez usar usa escr
 glossaries glossare glossaires glosarios references styles
 """.split())
 
+# Words of a lead-in to a pasted text ("Could you translate this for me:").
+_LEAD_WORDS = set("""
+text texts texte textes texto textos translate translation übersetze übersetzen übersetzung
+traduire traduis traduisez traduce traducir traduzca content copy passage wording hi hello
+hey hallo bonjour hola can could you me help kannst du können sie kannst pouvez pouvez-vous
+puedes puede following folgenden folgende suivant siguiente below paste pasted here's
+""".split())
+
 # Clauses that are instructions: they start like one, or say what not to translate.
 _STARTER = (
     r"(?:(?:please|pls|also|and|but|bitte|auch|und|aber|merci\s+de|por\s+favor)[\s,]+)*"
@@ -272,9 +280,9 @@ _INSTRUCTIONS_LABEL = re.compile(
 # Lead-ins announcing the text or the material, and labels that are not either.
 _TEXT_LEAD = re.compile(r"\b(?:text\w*|texte|texto|translat\w*|übersetz\w*|tradu\w*|copy|"
                         r"content|inhalt|passage|wording)\b", re.IGNORECASE)
-_HERE_LEAD = re.compile(r"(?:\b(?:here|here['’]s|hier|voici|voil[àa]|aqu[ií]|this|that|"
-                        r"dies\w*|das|folgend\w*|following|suivant\w*|siguiente\w*|below|"
-                        r"unten|ci-dessous|sure|ok|okay|klar|gern\w*|claro)\b)", re.IGNORECASE)
+_HERE_LEAD = re.compile(r"here|here's|hier|voici|voil[àa]|aqu[ií]|est[aá]|folgend\w*|following|"
+                        r"suivant\w*|siguiente\w*|below|unten|ci-dessous|sure|ok|okay|klar|"
+                        r"gern\w*|claro|go|goes|you", re.IGNORECASE)
 _NOT_TEXT_LEAD = re.compile(
     r"\b(?:instructions?|notes?|hinweis\w*|anweisung\w*|consignes?|instrucci\w*|notas?|"
     r"glossar\w*|glossaire|glosario|style|stil|estilo|tone|ton|tono|domain|domäne|dominio|"
@@ -379,13 +387,16 @@ def _text(message: str, ctx: _Context) -> tuple[str | None, list]:
         if not body:
             continue
         lead = _lead(message, colon.start())
-        if len(lead) > 160 or _NOT_TEXT_LEAD.search(lead) or _STARTS_INSTRUCTION.match(lead):
+        if len(lead.split()) > 12 or _NOT_TEXT_LEAD.search(lead) \
+                or _STARTS_INSTRUCTION.match(lead):
             continue
         own_line = "\n" in message[colon.end():body_start]
-        if ctx.asked == "text":
-            announced = _TEXT_LEAD.search(lead) or _HERE_LEAD.search(lead)
+        if ctx.asked == "text":  # a lead-in opens the message: the text's own colons stay
+            before = message[:message.rfind(lead, 0, colon.start())]
+            announced = (not before.strip() or _only_settings(before, ctx, limit=30)) \
+                and _lead_in(lead, ctx)
         else:
-            announced = _TEXT_LEAD.search(lead) or own_line
+            announced = _lead_in(lead, ctx) and (_TEXT_LEAD.search(lead) or own_line)
         if announced and not _only_settings(body, ctx, limit=30):
             return _paragraphs(message, body_start, len(message), ctx)
     if ctx.asked == "text":
@@ -411,6 +422,15 @@ def _paragraphs(message: str, start: int, end: int, ctx: _Context) -> tuple[str,
         paragraphs.pop()
     start, end = paragraphs[0][0], paragraphs[-1][1]
     return _unquoted(message[start:end]), [(start, end)]
+
+
+def _lead_in(lead: str, ctx: _Context) -> bool:
+    """Whether the words before a colon only announce what follows ("Here is the text",
+    "Please translate into English", "Voici le texte"), settings allowed."""
+    hits = _hits(lead, ctx)
+    rest = _mask(lead, [(h.start, h.end) for h in hits])
+    return all(w in _FILLER or w in _LEAD_WORDS or _HERE_LEAD.fullmatch(w)
+               for w in _words(rest))
 
 
 def _lead(message: str, end: int) -> str:

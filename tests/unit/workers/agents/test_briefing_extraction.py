@@ -339,6 +339,21 @@ def test_after_the_text_question_the_message_is_the_text(message, text):
     assert proposed(message, ASKED_TEXT, "text") == {"text": text}
 
 
+@pytest.mark.parametrize("message", [
+    "Hier finden Sie: Schuhe, Taschen und Gürtel.",
+    "Übersetzungsdienstleistungen für Unternehmen: schnell und zuverlässig.",
+    "Das Wichtigste: Qualität.",
+])
+def test_a_texts_own_colon_is_no_lead_in(message):
+    assert proposed(message, ASKED_TEXT, "text") == {"text": message}
+
+
+def test_a_line_ending_with_a_colon_announces_a_text_only_in_lead_in_words():
+    assert proposed("Can you translate this for our webshop:\nHallo Welt", TRANSLATION,
+                    "source_lang") == {"text": "Hallo Welt", "domain": "e-commerce"}
+    assert proposed("Our new spring collection:\nShoes", TRANSLATION, "source_lang") == {}
+
+
 def test_a_short_answer_made_of_settings_is_no_text():
     assert proposed("Marketing, formal tone please", ASKED_TEXT, "text") == {
         "domain": "marketing", "tone": "formal"}
