@@ -151,6 +151,8 @@ def _shown(name: str, value) -> str:
         return f"({len(value)} characters)"
     if isinstance(value, (dict, list)):
         return f"({len(value)} entries)"
+    if name == "instructions":
+        return f"“{value.splitlines()[-1].rstrip('.')}”"  # the one just added
     return str(value)
 
 
