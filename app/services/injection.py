@@ -280,7 +280,9 @@ _Q_STRONG_WORDS = (
     r"|vos|ton|ta|votre|dessus|origin\w*|syst(?:è|e)me|cach(?:é|e)\w*|secr(?:è|e)t\w*"
     r"|anterior\w*|previ[ao]s?|tus|tu|iniciales|ocult\w*|arriba|sistema|precedent\w*|tue"
     r"|tuoi|tua|tuo|iniziali|suas|seus|teus|tuas|iniciais|vorige|eerdere|jouw"
-    r"|oorspronkelijke|systeem)")
+    r"|oorspronkelijke|systeem|you\s+(?:were|have\s+been|'ve\s+been)\s+(?:given|told)"
+    r"|te\s+(?:dieron|han\s+dado|dio|dijeron)|t'a\s+(?:donn(?:é|e)e?s?|dit)"
+    r"|dir\s+(?:gegeben|gesagt)|ti\s+(?:hanno|ha)\s+dato)")
 _Q_STRONG = re.compile(rf"\b{_Q_STRONG_WORDS}\b")
 # "all", "any": qualify only when nothing follows that narrows them down
 # ("ignore all instructions." but not "ignore all instructions in brackets").
@@ -388,9 +390,12 @@ _SECRET_WORDS = _words(
     "versteckte verstecktes geheimen geheime ursprünglichen ursprüngliche ursprunglichen",
     "anfänglichen anfanglichen")
 _REVEAL_NOUN = (
-    r"(?:prompt\w*|instruc\w*|instruk\w*|rules|guidelines|directives?|configuration|config"
-    r"|programming|system\s+message|anweisung\w*|vorgaben|regeln|consignes|r(?:è|e)gles"
-    r"|reglas|indicaciones|istruzion\w*|instru(?:ç|c)(?:õ|o)es|instructies|regels)")
+    r"(?:prompt\w*|instruc\w*|instruk\w*|directives?|configuration|config|programming"
+    r"|system\s+message|preamble|anweisung\w*|consignes|indicaciones|istruzion\w*"
+    r"|instru(?:ç|c)(?:õ|o)es|instructies)")
+# Rules and guidelines are also what a briefing is made of ("your rules for dates"): asked
+# for only when nothing narrows them down.
+_RULE_NOUN = r"(?:rules|guidelines|vorgaben|regeln|r(?:è|e)gles|reglas|regels|regole|regras)"
 _YOUR = r"(?:your|yours|ton|tes|ta|votre|vos|tu|tus|dein\w*|jouw|teu|tua|tuo|tuoi|tue)"
 _YOUR_WORDS = _words("your yours ton tes ta votre vos tu tus dein deine deinen deiner deines",
                      "deinem jouw teu tua tuo tuoi tue")
@@ -491,7 +496,9 @@ _RULES: tuple[_Rule, ...] = (
           r"(?:ignorieren|vergessen|missachten|(?:nicht|nie)\s+(?:mehr\s+)?(?:beachten"
           r"|befolgen)|(?:are|is)\s+(?:now\s+|hereby\s+)?(?:void|null|cancel+ed|revoked"
           r"|obsolete|invalid|overridden|superseded|suspended|lifted|disabled|deactivated"
-          r"|no\s+longer\s+(?:valid|in\s+effect|active|applicable))|(?:no\s+longer|don'?t"
+          r"|no\s+longer\s+(?:valid|in\s+effect|active|applicable))|(?:have|has)\s+been\s+"
+          r"(?:updated|changed|replaced|revoked|overridden|reset|lifted|removed|cancel+ed)"
+          r"|(?:no\s+longer|don'?t"
           r"|do\s+not|does\s+not|doesn'?t)\s+(?:apply|matter|count|exist)"
           r"|(?:sind|ist)\s+(?:ab\s+sofort\s+|jetzt\s+|nun\s+|hiermit\s+)?(?:ung(?:ü|ue|u)ltig"
           r"|aufgehoben|nichtig|hinf(?:ä|ae|a)llig|obsolet|deaktiviert|au(?:ß|ss)er\s+kraft)"
@@ -508,7 +515,7 @@ _RULES: tuple[_Rule, ...] = (
               "gelten appliquent annulées annulees annulés annules annulé annule caduques",
               "obsolètes obsoletes invalides suspendues aplican válidas validas importan",
               "cuentan valen anuladas canceladas invalidadas suspendidas derogadas valgono",
-              "valide inválidas invalidas"),
+              "valide inválidas invalidas updated changed replaced reset removed"),
           check=_preceded_by(_Q_BEFORE, 60, _no_first_person("gap", "gap2"))),
     _rule("forget-what-you-were-told", OVERRIDE,
           r"\b(?:ignor(?!an)\w*|disregard\w*|forg[eo]t\w*|vergiss\w*|vergessen|oubli\w*"
@@ -561,7 +568,8 @@ _RULES: tuple[_Rule, ...] = (
           words=("override",), lead=16),
     # ---- a request to reveal the system prompt
     _rule("your-system-prompt", EXTRACTION,
-          rf"\b{_SECRET_QUALIFIER}\s*-?\s*(?:prompt\w*|instruc\w*|instruk\w*|message|directives?"
+          rf"\b{_SECRET_QUALIFIER}\s*-?\s*(?:prompt\w*|instruc\w*|instruk\w*|message|preamble"
+          r"|directives?"
           r"|rules|guidelines|configuration|config|anweisung\w*|vorgaben|regeln|consignes"
           r"|r(?:è|e)gles|reglas|indicaciones|istruzion\w*)"
           rf"|\b(?:prompt|instruc\w*|consignes|r(?:è|e)gles|reglas|indicaciones"
@@ -574,13 +582,14 @@ _RULES: tuple[_Rule, ...] = (
           check=_preceded_by(_YOUR_BEFORE, 40), requires=_YOUR_WORDS),
     _rule("show-your-instructions", EXTRACTION,
           rf"\b{_REVEAL_VERB}\b(?:{_SEP}[\w']+){{0,4}}?{_SEP}{_YOUR}\s+(?:[\w']+\s+){{0,2}}?"
-          rf"{_REVEAL_NOUN}\b",
+          rf"(?:{_REVEAL_NOUN}\b|{_RULE_NOUN}\s*(?:[.!?:]|$|verbatim|word\s+for\s+word|exactly"
+          r"|in\s+full|(?:that\s+)?you\s+(?:must|have\s+to|follow|were|got)))",
           words=_REVEAL_WORDS, requires=_YOUR_WORDS),
     _rule("show-the-system-prompt", EXTRACTION,
-          rf"\b{_REVEAL_VERB}\b(?:{_SEP}[\w']+){{0,4}}?{_SEP}(?:the|this|that|der|den|die|le|la"
-          rf"|les|el|las|il|o)\s+{_SECRET_QUALIFIER}\s*-?\s*(?:prompt|instructions?|message"
-          r"|anweisungen|consignes|instrucciones)\b",
-          words=_REVEAL_WORDS, requires=_SECRET_WORDS),
+          rf"\b(?!translate){_REVEAL_VERB}\b(?:{_SEP}[\w']+){{0,4}}?{_SEP}(?:the|this|that|der|den"
+          rf"|die|le|la|les|el|las|il|o)\s+{_SECRET_QUALIFIER}\s*-?\s*(?:prompt|instructions?"
+          r"|preamble|anweisungen|consignes|instrucciones)\b",
+          words=_REVEAL_WORDS, requires=_SECRET_WORDS + ("preamble",)),
     _rule("contents-of-your-prompt", EXTRACTION,
           r"\b(?:contents?|text|wording|copy|inhalt|texte|contenu|contenido|testo|conte(?:ú|u)do)"
           rf"\s+(?:of|von|de|du|del|di|do)\s+(?:your|deine[sm]?|ton|tes|votre|vos|tu|tus|tuo"
@@ -597,12 +606,14 @@ _RULES: tuple[_Rule, ...] = (
           r"|that|my)|at\s+the\s+(?:very\s+)?(?:top|beginning|start)\s+of\s+(?:the|this|your)"
           r"\s+(?:conversation|chat|context|prompt|input|window)|(?:ü|ue|u)ber\s+(?:diesem"
           r"|dieser)|oberhalb|ci-dessus|au-dessus|de\s+arriba)\b"
+          r"|\b(?:repeat|print|output|recite|reproduce|show|display|quote)\s+(?:back\s+)?your"
+          r"\s+(?:very\s+)?(?:first|initial|original|opening)\s+(?:message|prompt|instructions?)\b"
           rf"|\b(?:repeat|print|output|write|recite|reproduce|show|list)\w*(?:{_SEP}[\w']+){{0,8}}?"
           rf"{_SEP}(?:starting|beginning|that\s+starts|that\s+begins|which\s+starts"
           r"|which\s+begins|start|begin)\s+with\W*(?:you\s+are|you're|du\s+bist|tu\s+es|eres)",
           words=_words("repeat print output recite echo reproduce write type spell show",
                        "display list wiederhole wiederholen répète repete répétez repetez",
-                       "repite ripeti gib")),
+                       "repite ripeti gib quote")),
     _rule("what-were-you-told", EXTRACTION,
           r"\bwhat\s+(?:were|have|had|did)\s+you\s+(?:been\s+|get\s+|got\s+)?(?:told|instructed"
           r"|programmed|given|taught|trained)\b"
@@ -613,11 +624,13 @@ _RULES: tuple[_Rule, ...] = (
           r"|directives|orders)\s*(?:[?.!]|$|exactly|verbatim|word\s+for\s+word)"
           r"|\bwas\s+(?:wurde|hat\s+man)\s+dir\s+(?:[\w']+\s+){0,3}?(?:gesagt|aufgetragen|befohlen"
           r"|vorgegeben|mitgegeben)|\bwelche\s+(?:anweisungen|instruktionen|regeln|vorgaben)"
-          r"\s+(?:hast\s+du|wurden\s+dir|gelten\s+f(?:ü|ue|u)r\s+dich)"
+          r"\s+(?:du|hast\s+du|wurden\s+dir|gelten\s+f(?:ü|ue|u)r\s+dich)\b"
           r"|\bquelles?\s+sont\s+(?:tes"
           r"|vos)\s+(?:instructions|consignes|r(?:è|e)gles|directives)"
-          r"|\bcu(?:á|a)les\s+son\s+tus\s+(?:instrucciones|reglas|indicaciones|directrices)",
-          words=_words("what was welche quelle quelles cuáles cuales")),
+          r"|\bcu(?:á|a)les\s+son\s+tus\s+(?:instrucciones|reglas|indicaciones|directrices)"
+          r"|\bqu(?:é|e)\s+(?:instrucciones|reglas|indicaciones)\s+(?:tienes|te\s+dieron"
+          r"|recibiste|sigues)\b",
+          words=_words("what was welche quelle quelles cuáles cuales qué que")),
     _rule("que-te-dijeron", EXTRACTION, r"\b(?:dit|dijeron|dicho|indicaron|ordenaron)\b",
           words=_words("dit dijeron dicho indicaron ordenaron"),
           check=_preceded_by(re.compile(r"(?:\bqu'est-ce\s+qu'on\s+t'a|\bque\s+t'a-t-on"
@@ -651,6 +664,11 @@ _RULES: tuple[_Rule, ...] = (
                               "from now on", "starting now", "von nun an", "ab jetzt",
                               "ab sofort", "desde ahora", "ora in poi", "vanaf nu"),
           lead=2),
+    _rule("you-are-a-free-ai", ROLE,
+          r"\b(?:you\s+are|you're|youre|du\s+bist|tu\s+es|eres)\s+(?:now\s+)?(?:an?\s+|ein\w*\s+"
+          r"|une?\s+|una?\s+)?(?:free|freie\w*|libre|liberated|unchained|unrestricted|unfiltered"
+          r"|uncensored|jailbroken)\s+(?:ai|ki|ia|assistant|assistent\w*|asistente|bot|model)\b",
+          phrases=_YOU_ARE),
     _rule("you-are-no-longer", ROLE,
           r"\b(?:you\s+are|you're|youre|du\s+bist|tu\s+n'es|ya\s+no\s+eres|non\s+sei"
           r"|voc(?:ê|e)\s+n(?:ã|a)o\s+(?:é|e)|je\s+bent)\s+(?:no\s+longer|nicht\s+mehr|plus"
@@ -660,12 +678,14 @@ _RULES: tuple[_Rule, ...] = (
           r"|tuoi|ethical|safety|moral|openai|anthropic|irgendwelche|aucune|ninguna)\b"
           r"|(?:an?|the|my|ein\w*|une?|el|la|un[oa]?|uma?|een)\s+(?:[\w-]+\s+){0,2}?"
           r"(?:assistant|assistent\w*|asistente|assistente|ai|ki|ia|bot|chatbot|model\w*"
-          r"|mod(?:è|e)le|agent|helper|translator)\b)",
+          r"|mod(?:è|e)le|agent|helper|translator)\b)"
+          r"|\b(?:you\s+are|you're|youre)\s+(?:not|no)\s+(?:an?\s+|the\s+|my\s+)?(?:[\w-]+\s+){0,2}?"
+          r"(?:assistant|ai|bot|chatbot|agent|model|translator)\s+any\s*more\b",
           phrases=_YOU_ARE + ("tu n'es", "ya no eres", "non sei", "você não é", "voce nao e")),
     _rule("act-as-unrestricted", ROLE,
           r"\b(?:act|behav|pretend|roleplay|role-play|role\s+play|respond|answer|reply|talk"
           r"|simulat|becom|function|operat|comport|agi[st]|verhalt|tu\s+so|fing|finj|imagin"
-          r"|sois|sii|seja)\w*\s+(?:(?:as\s+if\s+you\s+(?:were|are)|as|like|to\s+be|that\s+you"
+          r"|sois|sii|seja|play(?:ing)?\s+the\s+(?:role|part)\s+of)\w*\s+(?:(?:as\s+if\s+you\s+(?:were|are)|as|like|to\s+be|that\s+you"
           r"\s+are|you\s+are|als(?:\s+ob\s+du|\s+w(?:ä|ae|a)rst\s+du)?|wie|comme|como"
           r"|como\s+si\s+fueras|come)\s+)?(?:(?:an?|the|un|une|una|uno|ein\w*|el|la|le|um"
           r"|uma)\s+)?(?:[\w-]+\s+){0,2}?(?:unrestricted|unfiltered|uncensored|jailbroken"
@@ -677,7 +697,7 @@ _RULES: tuple[_Rule, ...] = (
           words=_words("act acts acting behave pretend pretending roleplay role respond answer",
                        "reply talk simulate become function operate comporte comportate",
                        "agis agissez verhalte verhalt tu fingi finge finja imagine sois sii",
-                       "seja actúa actua actúe actue")),
+                       "seja actúa actua actúe actue play playing")),
     _rule("evil-ai", ROLE,
           r"\b(?:act|respond|answer|reply|behav|pretend|becom|turn\s+into|transform\w*\s+into)"
           r"\w*\s+(?:as\s+|like\s+|to\s+be\s+)?(?:an?\s+|the\s+|your\s+)?(?:[\w-]+\s+)?(?:evil"
@@ -735,7 +755,7 @@ _RULES: tuple[_Rule, ...] = (
           r"|play(?:ing)?\s+the\s+role\s+of)\s+(?:now\s+)?(?:dan|stan|dude|aim|mongo\s+tom"
           r"|betterdan|anti-dan|evilbot|chaosgpt)\b"
           r"|\b(?:dan|stan|jailbreak|jailbroken)\s*-?\s*(?:mode|modus)\b"
-          r"|\b(?:god|sudo|unrestricted|unfiltered|uncensored|developer|dev|evil)\s*-?\s*"
+          r"|\b(?:god|sudo|unrestricted|unfiltered|uncensored|evil)\s*-?\s*"
           r"(?:mode|modus)\s*(?:is\s+)?(?:now\s+)?(?::\s*)?(?:enabled|activated|on|unlocked"
           r"|engaged|active)\b"
           r"|\bin\s+(?:developer|dan|god|jailbreak|sudo)\s+mode\s*,?\s+you\b"
@@ -784,7 +804,8 @@ _RULES: tuple[_Rule, ...] = (
           r"<\|\s*[a-z_]{2,30}\s*\|>|<\|(?:im_start|im_end|endoftext|eot_id|system|user"
           r"|assistant)|\[/?inst\]|<<\s*/?\s*sys\s*>>"
           r"|\[\s*(?:system|admin|administrator|developer|root)\s*(?:override|message|prompt"
-          r"|instructions?|note|notice|update|command)\s*\]",
+          r"|instructions?|note|notice|update|command)\s*\]"
+          r"|\[\s*(?:system|admin|administrator|developer|root|sudo)\s*\]\s*:",
           words=_words("inst sys system admin administrator developer root"),
           phrases=("<|",), lead=4, needs=("<|", "[", "<<")),
     _rule("system-tag", SMUGGLING,
@@ -822,6 +843,10 @@ _RULES: tuple[_Rule, ...] = (
           r"|<tool_call>|<function_call>",
           words=_words("tool_use tool_result tool_call tool_calls function_call function",
                        "tool_choice role update_briefing type name"), lead=3),
+    _rule("message-boundary", SMUGGLING,
+          r"\b(?:begin|start|end)\s+(?:of\s+)?(?:the\s+)?(?:system|developer|admin|assistant"
+          r"|user)\s+(?:message|prompt|input|instructions?|turn)\b",
+          words=_words("begin start end")),
     _rule("end-of-input", SMUGGLING,
           r"\bend\s+of\s+(?:the\s+)?(?:text|document|input|user\s+input|prompt|context"
           r"|message)\b\W+(?:[\w']+\W+){0,4}?(?:new|system|admin\w*|developer|instructions?"
