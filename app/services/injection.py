@@ -516,7 +516,7 @@ _RULES: tuple[_Rule, ...] = (
               "gelten appliquent annulées annulees annulés annules annulé annule caduques",
               "obsolètes obsoletes invalides suspendues aplican válidas validas importan",
               "cuentan valen anuladas canceladas invalidadas suspendidas derogadas valgono",
-              "valide inválidas invalidas updated changed replaced reset removed"),
+              "valide inválidas invalidas been"),
           check=_preceded_by(_Q_BEFORE, 60, _no_first_person("gap", "gap2"))),
     _rule("forget-what-you-were-told", OVERRIDE,
           r"\b(?:ignor(?!an)\w*|disregard\w*|forg[eo]t\w*|vergiss\w*|vergessen|oubli\w*"
