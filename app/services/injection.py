@@ -360,6 +360,22 @@ def _at_line_start(marks: str, required: str = "") -> Callable[[re.Match[str], s
     return check
 
 
+_SENTENCE_OPENERS = re.compile(
+    r"(?:(?:please|pls|now|ok|okay|so|first|next|then|and|bitte|jetzt|maintenant|ahora"
+    r"|por\s+favor|s'il\s+te\s+pla(?:î|i)t|hey|hi)\W+)*$")
+
+
+def _said_to_the_agent(m: re.Match[str], norm: str) -> bool:
+    """The match opens a sentence of the user's own (not inside quotes, not "to enable
+    ... open Settings" from a pasted manual): only a "please" or "now" may come before it."""
+    start = m.start("core")
+    if norm.count('"', 0, start) % 2:
+        return False
+    sentence = max(norm.rfind(c, 0, start) for c in ".!?\n:;")
+    return bool(_SENTENCE_OPENERS.fullmatch(norm, sentence + 1, start)) if sentence >= 0 \
+        else bool(_SENTENCE_OPENERS.fullmatch(norm, 0, start))
+
+
 def _both(*checks: Callable[[re.Match[str], str], bool]) -> Callable[[re.Match[str], str], bool]:
     return lambda m, norm: all(check(m, norm) for check in checks)
 
@@ -770,6 +786,17 @@ _RULES: tuple[_Rule, ...] = (
           phrases=("do anything now", "act as", "acting as", "play the role of",
                    "playing the role of", "in developer mode", "in dan mode", "in god mode",
                    "in jailbreak mode", "in sudo mode") + _YOU_ARE),
+    _rule("enter-developer-mode", ROLE,
+          r"(?:enable|activate|enter|switch\s+(?:to|into|on)|turn\s+on|unlock|go\s+into|start"
+          r"|aktiviere|active|activa)\s+(?:the\s+|den\s+|le\s+|el\s+)?(?:developer|dev|god|sudo"
+          r"|unrestricted|jailbreak|dan)\s*-?\s*mode\b|(?:developer|dev)\s*-?\s*"
+          r"mode\s*(?:is\s+)?(?:now\s+)?(?::\s*)?(?:enabled|activated|on|unlocked)\b"
+          r"|(?:entwicklermodus|mode\s+d(?:é|e)veloppeur|modo\s+desarrollador)\s+(?:aktiviert"
+          r"|activ(?:é|e)|activado)|(?:aktiviere|active|activa)\s+(?:den\s+|le\s+|el\s+)?"
+          r"(?:entwicklermodus|mode\s+d(?:é|e)veloppeur|modo\s+desarrollador)",
+          words=_words("enable activate enter switch turn unlock go start aktiviere active",
+                       "activa developer dev entwicklermodus mode modo"),
+          check=_said_to_the_agent),
     _rule("swap-roles", ROLE,
           r"\b(?:switch|swap|reverse|exchange|trade|tausch\w*|vertausch\w*|(?:é|e)chang\w*"
           r"|invers\w*|intercambi\w*|cambiemos)\s+(?:our\s+|the\s+|unsere\s+|die\s+|nos\s+"
