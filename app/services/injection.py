@@ -48,9 +48,9 @@ packages on PyPI (ai-injection-guard, prompt-injection-sanitizer, prompt-injecti
 are months old, English-first, and tuned to none of a briefing's near-misses ("ignore the
 footer", "act as a native speaker would"); their rules would need the same tuning against
 our own false positives as ours, so we keep the rules here, where they can be read and
-fixed. This guard is standard-library Python, runs offline and takes well under a
-millisecond for a 10,000-character message, so it can sit in the request path of every
-message. Its figures on the labelled sets in
+fixed. This guard is standard-library Python, runs offline and takes about 0.2-0.5 ms
+for a 10,000-character message on a 2-core machine, so it can sit in the request path of
+every message. Its figures on the labelled sets in
 tests/data/injection/ are printed by tests/unit/services/test_injection.py; a false positive
 reported by a user becomes a line in ordinary.txt, then a fix to the rule that refused it.
 
