@@ -7,7 +7,7 @@ read the caller's organization with current_org()."""
 
 from flask import g, request
 
-from app.errors import Unauthorized
+from app.errors import Forbidden, Unauthorized
 from app.services import tokens
 from app.services.organizations import Caller, authenticate
 
@@ -42,7 +42,7 @@ def require_caller() -> None:
         caller = tokens.caller_from_token(token)
         if caller is None:
             raise Unauthorized("Invalid or expired token.")
-        g.caller = caller
+        g.caller, g.by_token = caller, True
         return
     key = presented_key()
     if key is None:
@@ -50,10 +50,19 @@ def require_caller() -> None:
     caller = authenticate(key)
     if caller is None:
         raise Unauthorized("Invalid or revoked API key.")
-    g.caller = caller
+    g.caller, g.by_token = caller, False
 
 
 def current_caller() -> Caller:
+    return g.caller
+
+
+def require_api_key() -> Caller:
+    """The caller, if it presented an API key itself: a token cannot be exchanged for
+    another, so a leaked one ends when it expires."""
+    if g.by_token:
+        raise Forbidden("Send your API key to get a token: a token cannot be exchanged "
+                        "for another.", code="api_key_required")
     return g.caller
 
 

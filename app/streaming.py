@@ -19,7 +19,7 @@ from copy import deepcopy
 
 from flask import Response, current_app
 
-from app.services import tasks
+from app.services import task_kinds, tasks
 from app.services.dialog_sessions import TURN_KIND
 from app.services.events import (CONTENT, END, ERROR, FROM_START, START, TERMINAL, Event,
                                  EventsUnavailable, TaskEventStreams)
@@ -159,7 +159,7 @@ def task_relay(org_id: str, task_id: str, after: str = FROM_START,
 
     def outcome():
         with app.app_context():
-            return tasks.outcome(tasks.get_task(org_id, task_id))
+            return task_kinds.outcome(tasks.get_task(org_id, task_id))
 
     return relay(app.extensions["task_events"], task_id, outcome,
                  app.config["SSE_HEARTBEAT_SECONDS"], after, render, opening)

@@ -24,6 +24,7 @@ from celery import Celery
 from bench.harness import (REDIS_URL, ROOT, bench_database, celery_worker, env_for,
                            flush_redis, free_port, gunicorn, log_says, lua_headers, machine,
                            median, percentile, plain_url, post_json, process, report, wrk)
+from bench.guard import injection_guard
 from bench.streaming import first_content, first_token, open_streams
 
 ROUNDS = int(os.environ.get("PARLEY_BENCH_ROUNDS", 3))
@@ -345,7 +346,8 @@ def _fill(url: str, conversation_id: int, count: int) -> None:
 BENCHMARKS = {"in_flight": in_flight, "enqueue": enqueue_and_status,
               "status": enqueue_and_status, "round_trip": round_trip,
               "deep_history": deep_history, "first_content": first_content,
-              "open_streams": open_streams, "first_token": first_token}
+              "open_streams": open_streams, "first_token": first_token,
+              "injection_guard": injection_guard}
 
 
 def main(names: list[str]) -> None:

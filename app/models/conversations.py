@@ -54,6 +54,10 @@ class Conversation(db.Model):
     # A deleted dialogue is gone from every face; its rows stay, so a reply in
     # flight still finishes safely.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # NULL: a conversation the conversation faces share. Otherwise the one face that
+    # owns it and guards it (a dialog session's: "dialog_sessions"); no other face
+    # finds it.
+    face: Mapped[str | None] = mapped_column(String(32))
 
     # The conversation service's sessions, oldest first; loaded only when asked for.
     chat_sessions: Mapped[list["ChatSession"]] = relationship(  # noqa: F821

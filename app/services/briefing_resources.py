@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import BriefingResource
 from app.models.base import public_id, utcnow
 from app.models.dialog_sessions import GLOSSARY, PRESET, STYLE_REF, TEMPLATE
-from app.services import briefings
+from app.services import briefings, injection
 from app.services.briefings import Resource, Resources
 
 # The prefix of each kind's ids, which also tells the kind of an id.
@@ -19,7 +19,31 @@ NAMES = {GLOSSARY: "Glossary", STYLE_REF: "Style reference", PRESET: "Preset",
          TEMPLATE: "Template"}
 
 
+def refuse_injection(value, what: str) -> None:
+    """422 when any text in `value` (a string, or the strings of an object or list)
+    looks like a prompt injection: whatever a briefing holds reaches a model's prompt."""
+    for text in _texts(value):
+        reason = injection.detect(text)
+        if reason is not None:
+            raise InvalidInput(f"Potential prompt injection detected: {reason}. {what} was "
+                               "not stored; rephrase it as a description of what you need.",
+                               code="prompt_injection")
+
+
+def _texts(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
 def create(org_id: str, kind: str, name: str, data: dict) -> BriefingResource:
+    refuse_injection([name, data], f"The {NAMES[kind].lower()}")
     if kind in (PRESET, TEMPLATE):
         data = {"briefing": checked_briefing(org_id, data["briefing"])}
     resource = add(org_id, kind, name, data)

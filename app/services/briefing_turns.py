@@ -31,6 +31,7 @@ class _Turn:
     session_public_id: str
     question_id: int
     question_seq: int
+    briefing: dict  # as the turn found it: turns of a session run one at a time
 
 
 # The user's message and its session, in one read (a Core statement built once: a
@@ -53,7 +54,7 @@ def gather(claim: Claim) -> Gathered:
             resources=briefing_resources.resources_of(claim.org_id),
             history=conversations.history_turns(claim.conversation_id, turn.seq,
                                                 current_app.config["HISTORY_MESSAGES"])),
-        kept=_Turn(turn.id, turn.public_id, claim.message_id, turn.seq),
+        kept=_Turn(turn.id, turn.public_id, claim.message_id, turn.seq, turn.briefing),
         announce={"session_id": turn.public_id,
                   "message_id": reply_public_id(claim.task_id)})
 
@@ -64,18 +65,42 @@ def store(claim: Claim, turn: _Turn, result: BriefingTurn) -> dict:
     conversations.add_reply(
         claim.conversation_id, turn.question_id, turn.question_seq, result.text,
         public_id=public_id, model=result.model, input_tokens=result.input_tokens,
-        output_tokens=result.output_tokens, meta={"actions": list(result.actions)},
+        output_tokens=result.output_tokens, metadata={"actions": list(result.actions)},
         created_at=now)  # the time the `done` event shows
-    session = db.session.get(DialogSession, turn.session_id)
-    if session.status == ACTIVE:
-        db.session.execute(update(DialogSession).where(DialogSession.id == session.id)
-                           .values(briefing={**session.briefing, **result.updates},
-                                   phase=result.phase, updated_at=now))
-    message = {"role": "assistant", "content": result.text, "timestamp": now.isoformat(),
-               "actions": list(result.actions)}
-    return {**events.end_data(claim.task_id, public_id, result.model, result.input_tokens,
-                              result.output_tokens),
-            "session_id": turn.session_public_id, "message": message}
+    # One conditional statement: a session confirmed, cancelled or expired meanwhile
+    # keeps its briefing as it was.
+    db.session.execute(update(_sessions)
+                       .where(_sessions.c.id == turn.session_id,
+                              _sessions.c.status == ACTIVE)
+                       .values(briefing={**turn.briefing, **result.updates},
+                               phase=result.phase, updated_at=now))
+    return _end(claim.task_id, public_id, result.model, result.input_tokens,
+                result.output_tokens, turn.session_public_id, result.text, now,
+                list(result.actions))
 
 
-KIND = TaskKind(dialog_sessions.TURN_KIND, "replies", gather, store)
+def _end(task_id: str, message_id: str, model, input_tokens, output_tokens,
+         session_id: str, text: str, timestamp, actions: list) -> dict:
+    """A turn's `end` event: the stored reply as the `done` event shows it."""
+    return {**events.end_data(task_id, message_id, model, input_tokens, output_tokens),
+            "session_id": session_id,
+            "message": {"role": "assistant", "content": text,
+                        "timestamp": timestamp.isoformat(), "actions": actions}}
+
+
+_REPLY = (
+    select(_messages.c.public_id, _messages.c.model, _messages.c.input_tokens,
+           _messages.c.output_tokens, _sessions.c.public_id.label("session_id"),
+           _messages.c.text, _messages.c.created_at, _messages.c.metadata)
+    .select_from(_messages.join(
+        _sessions, _sessions.c.conversation_id == _messages.c.conversation_id))
+    .where(_messages.c.id == bindparam("reply_id")))
+
+
+def final(task) -> dict:
+    """A finished turn's `end` event, from its stored reply (the stream lost it)."""
+    reply = db.session.execute(_REPLY, {"reply_id": task.reply_message_id}).one()
+    return _end(task.id, *reply[:-1], (reply[-1] or {}).get("actions", []))
+
+
+KIND = TaskKind(dialog_sessions.TURN_KIND, "replies", gather, store, final)

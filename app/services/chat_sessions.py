@@ -35,8 +35,7 @@ def is_archived(conversation: Conversation) -> bool:
 def list_conversations(org_id: str, limit: int, offset: int) -> list[Conversation]:
     """Newest first."""
     return list(db.session.scalars(
-        select(Conversation).where(Conversation.org_id == org_id,
-                                   Conversation.deleted_at.is_(None))
+        select(Conversation).where(*conversations.shared_by(org_id))
         .order_by(Conversation.started_at.desc(), Conversation.id.desc())
         .limit(limit).offset(offset)))
 

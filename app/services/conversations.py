@@ -21,6 +21,7 @@ _TAKE_POSITIONS = (
     update(_conversations)
     .where(_conversations.c.id == bindparam("conversation_id"),
            _conversations.c.org_id == bindparam("caller_org_id"),
+           _conversations.c.face.is_not_distinct_from(bindparam("owning_face")),
            _conversations.c.deleted_at.is_(None), _conversations.c.status != ENDED)
     .values(last_seq=_conversations.c.last_seq + 2)
     .returning(_conversations.c.last_seq, _conversations.c.data_set_id))
@@ -41,12 +42,18 @@ def create_conversation(org_id: str, data_set_id: int | None) -> Conversation:
     return conversation
 
 
+def shared_by(org_id: str):
+    """The conditions of the organization's conversations the conversation faces share
+    (not deleted, owned by no face of its own)."""
+    return (Conversation.org_id == org_id, Conversation.deleted_at.is_(None),
+            Conversation.face.is_(None))
+
+
 def live_by_public_id(org_id: str, conversation_public_id: str):
     """The statement selecting one of the organization's conversations by the id the
-    string-id faces show, unless it is deleted."""
-    return select(Conversation).where(
-        Conversation.org_id == org_id, Conversation.public_id == conversation_public_id,
-        Conversation.deleted_at.is_(None))
+    string-id faces show, unless it is deleted (or a face's own)."""
+    return select(Conversation).where(Conversation.public_id == conversation_public_id,
+                                      *shared_by(org_id))
 
 
 def get_by_public_id(org_id: str, conversation_public_id: str) -> Conversation:
@@ -58,7 +65,8 @@ def get_by_public_id(org_id: str, conversation_public_id: str) -> Conversation:
 
 def get_conversation(org_id: str, conversation_id: int) -> Conversation:
     conversation = db.session.get(Conversation, conversation_id)
-    if conversation is None or conversation.org_id != org_id or conversation.deleted_at:
+    if (conversation is None or conversation.org_id != org_id or conversation.deleted_at
+            or conversation.face is not None):
         raise NotFound(f"Conversation {conversation_id} not found.")
     return conversation
 
@@ -124,7 +132,7 @@ class Question:
 
 def append_question(org_id: str, conversation_id: int, text: str,
                     chat_session_id: str | None = None,
-                    data_set_id: int | None = None) -> Question:
+                    data_set_id: int | None = None, face: str | None = None) -> Question:
     """Add a user message at the next position of one of the organization's
     conversations (not committed), from the chat session that asked if any, answered
     from `data_set_id` when given, else from the conversation's data set.
@@ -132,9 +140,11 @@ def append_question(org_id: str, conversation_id: int, text: str,
     The position after it is kept for its reply, so the history reads question, answer,
     question, answer even when questions come faster than answers. The counter update
     takes the conversation's row lock, so concurrent questions get distinct, ordered
-    positions; it is also the lookup, so an unknown or foreign conversation is a 404."""
+    positions; it is also the lookup, so an unknown or foreign conversation is a 404.
+    `face`: the face owning the conversation, for its own (None: a shared one)."""
     taken = db.session.execute(_TAKE_POSITIONS, {"conversation_id": conversation_id,
-                                                 "caller_org_id": org_id}).first()
+                                                 "caller_org_id": org_id, "owning_face": face}
+                               ).first()
     if taken is None:
         db.session.rollback()
         get_conversation(org_id, conversation_id)  # a 404 when it is not the caller's

@@ -18,20 +18,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from app.extensions import db
-from app.models import Conversation, DialogSession, Job, Message, Organization
+from app.models import Conversation, DialogSession, Job, Message, Organization, Task
 from app.models.base import utcnow
 from app.models.dialog_sessions import (ACTIVE, CANCELLED, CONFIRMED, EXPIRED, PRESET,
                                         TEMPLATE)
-from app.services import (briefing_resources, briefings, conversations, injection, pricing,
+from app.services import (briefing_resources, briefings, conversations, pricing, replies,
                           tasks)
 from app.services.agent_io import API_ROLES
 from app.services.organizations import Caller
 
 TURN_KIND = "briefing"  # the task kind of a turn (app/services/briefing_turns.py)
+FACE = "dialog_sessions"  # the owner of a session's conversation: no other face finds it
 # Fields of `context` a session may be created with, checked like the agent's updates.
 CONTEXT_FIELDS = ("source_lang", "target_lang", "glossary_id", "glossary_ids",
                   "style_ref_id")
@@ -133,12 +134,13 @@ def create(caller: Caller, mode: str, *, language: str | None = None,
     the request already tells, and open with the question for its most important
     missing field (no model is asked). One transaction."""
     now = utcnow()
+    briefing_resources.refuse_injection([text, input_material], "The session")
     _lock_organization(caller.org_id)
     _check_caps(caller.org_id, now)
     resources = briefing_resources.resources_of(caller.org_id)
     briefing = _initial_briefing(caller.org_id, mode, text, input_material, context or {},
                                  resources)
-    conversation = Conversation(org_id=caller.org_id, last_seq=1)
+    conversation = Conversation(org_id=caller.org_id, last_seq=1, face=FACE)
     db.session.add(conversation)
     db.session.flush()
     question = briefings.opening(briefing, resources)
@@ -248,32 +250,35 @@ def require_active(session, now: datetime | None = None) -> None:
 def post_message(caller: Caller, session_id: str, text: str) -> str:
     """Take the user's message and queue its turn; returns the turn's task id. A likely
     prompt injection is refused before anything is stored."""
-    config = current_app.config
     now = utcnow()
     session = owned(caller, session_id)
+    _check_turn(session, now)
+    briefing_resources.refuse_injection(text, "The message")
+
+    def take_turn() -> None:
+        """Count the message and move the expiry, unless the session stopped being
+        active or reached its cap since it was read (then that is the answer)."""
+        if not db.session.execute(_TAKE_TURN, {
+                "session_key": session.id, "now": now, "expires": now + _idle_allowed(),
+                "cap": current_app.config["DIALOG_MAX_MESSAGES"]}).rowcount:
+            db.session.rollback()
+            _check_turn(owned(caller, session_id), utcnow())
+            raise Conflict(f"Dialog session {session_id} changed meanwhile; send the "
+                           "message again.", code="session_changed")
+
+    # The session is locked after the conversation, as a turn's store locks them.
+    _, task_id = replies.enqueue_question(caller.org_id, session.conversation_id, text,
+                                          TURN_KIND, face=FACE, while_locked=take_turn)
+    return task_id
+
+
+def _check_turn(session, now: datetime) -> None:
+    """A session takes a message while it is active and under its cap."""
     require_active(session, now)
-    reason = injection.detect(text)
-    if reason is not None:
-        raise InvalidInput(f"Potential prompt injection detected: {reason}. The message was "
-                           "not stored; rephrase it as a description of what you need.",
-                           code="prompt_injection")
-    cap = config["DIALOG_MAX_MESSAGES"]
+    cap = current_app.config["DIALOG_MAX_MESSAGES"]
     if session.user_messages >= cap:
         raise TooManyRequests(f"This session has reached its limit of {cap} messages: "
                               "please confirm or cancel it.", code="message_limit")
-    # The conversation is locked first (as a turn's store does), then the session.
-    question = conversations.append_question(caller.org_id, session.conversation_id, text)
-    taken = db.session.execute(_TAKE_TURN, {"session_key": session.id, "now": now, "cap": cap,
-                                            "expires": now + _idle_allowed()}).rowcount
-    if not taken:  # confirmed, cancelled or capped since it was read
-        db.session.rollback()
-        return post_message(caller, session_id, text)
-    task_id, queued = tasks.add_task(caller.org_id, TURN_KIND, session.conversation_id,
-                                     question.id)
-    db.session.commit()
-    if queued:
-        tasks.publish(task_id, TURN_KIND)
-    return task_id
 
 
 def _change_active(caller: Caller, session_id: str, **values):
@@ -305,13 +310,22 @@ def update_metadata(caller: Caller, session_id: str, **fields):
                              if value is not None})
 
 
-def claim_for_confirm(session, now: datetime) -> bool:
-    """Mark an active session confirmed; False when it was not active (any more)."""
-    return bool(db.session.execute(
-        update(DialogSession)
-        .where(DialogSession.id == session.id, DialogSession.status == ACTIVE,
-               DialogSession.expires_at > now)
-        .values(status=CONFIRMED, updated_at=now)).rowcount)
+def claim_for_confirm(session, now: datetime) -> dict | None:
+    """Mark an active session confirmed (not committed; its row stays locked until the
+    commit): its briefing as it is now, or None when it was not active any more."""
+    return db.session.execute(
+        update(_sessions)
+        .where(_sessions.c.id == session.id, _sessions.c.status == ACTIVE,
+               _sessions.c.expires_at > now)
+        .values(status=CONFIRMED, updated_at=now)
+        .returning(_sessions.c.briefing)).scalar()
+
+
+def turn_unanswered(session) -> bool:
+    """A message of the session is still waiting for, or getting, its answer."""
+    return db.session.scalar(select(exists().where(
+        Task.conversation_id == session.conversation_id,
+        Task.state.in_(tasks.UNFINISHED))))
 
 
 def expire_idle() -> int:

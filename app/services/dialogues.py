@@ -104,8 +104,7 @@ def list_dialogues(org_id: str, *, limit: int, order: str, cursor: str | None = 
     """The organization's dialogues by creation time, keyset-paged on (created, id): a
     page starts strictly after the last item of the one before, so dialogues created
     meanwhile never shift what the next page holds (nothing skipped, nothing twice)."""
-    query = select(Conversation).where(Conversation.org_id == org_id,
-                                       Conversation.deleted_at.is_(None))
+    query = select(Conversation).where(*conversations.shared_by(org_id))
     if thread_of is not None:
         parent = _find(org_id, thread_of)
         if parent is None:

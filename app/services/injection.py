@@ -928,8 +928,11 @@ del _index, _r, _w, _p
 # Spelled-out runs squashed to letters ("ignoreallpreviousinstructions").
 _SQUASHED_RULES = (
     (OVERRIDE, re.compile(
-        r"(?:ignor|disregard|forget|overrid|bypass)\w*?(?:all|any|the|your|previous|prior"
-        r"|above|earlier|system|initial|of)*(?:instruction|rule|prompt|directive|guideline)")),
+        # Bounded gaps: an unbounded \w*? tried from every trigger of a long spelled-out
+        # run makes the search quadratic.
+        r"(?:ignor|disregard|forget|overrid|bypass)\w{0,12}?(?:all|any|the|your|previous"
+        r"|prior|above|earlier|system|initial|of){0,6}(?:instruction|rule|prompt|directive"
+        r"|guideline)")),
     (EXTRACTION, re.compile(r"systemprompt|hiddeninstruction|initialprompt")),
     (ROLE, re.compile(r"developermode|jailbreak|doanythingnow|youarenow|danmode")),
 )

@@ -10,7 +10,7 @@ token usage.
 
 from sqlalchemy import select, update
 
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import DialogSession, Job, Task
 from app.models.base import utcnow
@@ -29,20 +29,19 @@ STATUSES = {tasks.PENDING: "queued", tasks.STARTED: "running", tasks.SUCCESS: "c
 def confirm(caller: Caller, session_id: str, save_as_template: bool = False,
             template_name: str | None = None) -> dict:
     """Turn the session's complete briefing into a job (and, if asked, a template);
-    the session's job if it is confirmed already."""
+    the session's job if it is confirmed already. Refused while a message of the
+    session is still being answered: its answer may change the briefing."""
     now = utcnow()
     session = dialog_sessions.owned(caller, session_id)
     if session.status == CONFIRMED:
         return _confirmation(session.public_id, _job_of_session(session.id))
     dialog_sessions.require_active(session, now)
-    missing = briefings.missing_fields(session.briefing)
-    if missing:
-        raise InvalidInput(f"The briefing is incomplete; missing: {', '.join(missing)}.",
-                           {"missing_fields": missing}, code="briefing_incomplete")
-    if not dialog_sessions.claim_for_confirm(session, now):
-        db.session.rollback()  # confirmed (or ended) by another request meanwhile
-        return confirm(caller, session_id, save_as_template, template_name)
-    briefing = dict(session.briefing)
+    # From here the session's row is locked: no turn can store into it meanwhile.
+    briefing = dialog_sessions.claim_for_confirm(session, now)
+    if briefing is None:  # confirmed (or ended) by another request since it was read
+        db.session.rollback()
+        return _confirmed_meanwhile(caller, session_id)
+    _check_confirmable(session, briefing)
     template_id = None
     if save_as_template:
         template_id = briefing_resources.add(
@@ -56,6 +55,28 @@ def confirm(caller: Caller, session_id: str, save_as_template: bool = False,
     db.session.commit()
     tasks.publish(task_id, KIND.name)
     return _confirmation(session.public_id, (job, tasks.PENDING))
+
+
+def _confirmed_meanwhile(caller: Caller, session_id: str) -> dict:
+    session = dialog_sessions.owned(caller, session_id)
+    if session.status == CONFIRMED:
+        return _confirmation(session.public_id, _job_of_session(session.id))
+    dialog_sessions.require_active(session)
+    raise Conflict(f"Dialog session {session_id} changed meanwhile; confirm again.",
+                   code="session_changed")
+
+
+def _check_confirmable(session, briefing: dict) -> None:
+    """With the session locked: no turn unanswered, nothing required missing."""
+    if dialog_sessions.turn_unanswered(session):
+        db.session.rollback()
+        raise Conflict("A message of this session is still being answered: confirm once "
+                       "its answer is done.", code="turn_in_progress")
+    missing = briefings.missing_fields(briefing)
+    if missing:
+        db.session.rollback()
+        raise InvalidInput(f"The briefing is incomplete; missing: {', '.join(missing)}.",
+                           {"missing_fields": missing}, code="briefing_incomplete")
 
 
 def _confirmation(session_id: str, job_and_state) -> dict:

@@ -50,6 +50,17 @@ class TaskKind:
     queue: str
     gather: Callable[[Claim], Gathered]
     store: Callable[[Claim, Any, Result], dict]
+    # The `end` event's data read back from what store wrote (task row -> data), for
+    # when the stream lost it; by default tasks.outcome's (the reply's ids and usage).
+    final: Callable[[Any], dict] | None = None
+
+    def outcome(self, task) -> tuple[str, dict] | None:
+        """A finished task's terminal event from the database (tasks.outcome), its
+        `end` rebuilt by `final` when the kind has one."""
+        found = tasks.outcome(task)
+        if found is not None and found[0] == events.END and self.final is not None:
+            return events.END, self.final(task)
+        return found
 
     @property
     def task(self) -> str:
@@ -145,7 +156,7 @@ def _store(kind: TaskKind, held: Claim, kept, result: Result, config,
         return None
     end = finished.written
     if finished.repeated:  # stored by a commit whose answer was lost
-        end = tasks.outcome(with_database(
+        end = kind.outcome(with_database(
             lambda: tasks.get_task(held.org_id, held.task_id)))[1]
     events.task_events().append(held.task_id, events.END, end)
     tasks.publish_handover(finished.handover)

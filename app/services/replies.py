@@ -6,6 +6,7 @@ the conversation before it, the passages retrieved from the data set, the chat
 session's model) and store (the reply, in the position kept after its question).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
@@ -15,6 +16,7 @@ from app.extensions import db
 from app.models import ChatSession, DataSet, LanguageModel, Message
 from app.services import conversations, data_sets, events, search, tasks
 from app.services.agent_io import ModelChoice, ReplyInput, Result, Source
+from app.services.conversations import Question
 from app.services.lifecycle import Gathered, TaskKind
 from app.services.tasks import Claim
 
@@ -44,14 +46,30 @@ def post_question(org_id: str, conversation_id: int, text: str,
     """
     if data_set_id is not None:
         data_sets.get_data_set(org_id, data_set_id)
+    question, task_id = enqueue_question(org_id, conversation_id, text, KIND.name,
+                                         chat_session_id=chat_session_id,
+                                         data_set_id=data_set_id)
+    return PostedQuestion(task_id, question.public_id, reply_public_id(task_id))
+
+
+def enqueue_question(org_id: str, conversation_id: int, text: str, kind: str, *,
+                     chat_session_id: str | None = None, data_set_id: int | None = None,
+                     face: str | None = None,
+                     while_locked: Callable[[], None] | None = None) -> tuple[Question, str]:
+    """A user message and the task of `kind` answering it, stored in ONE transaction
+    and published after the commit: the question, and the task's id. `while_locked`
+    runs with the conversation locked, before the task is added: a face's own check
+    and bookkeeping (if it raises, nothing is stored)."""
     question = conversations.append_question(org_id, conversation_id, text,
-                                             chat_session_id, data_set_id)
+                                             chat_session_id, data_set_id, face)
     # The conversation is locked from here to the commit (append_question took it).
-    task_id, queued = tasks.add_task(org_id, KIND.name, conversation_id, question.id)
+    if while_locked is not None:
+        while_locked()
+    task_id, queued = tasks.add_task(org_id, kind, conversation_id, question.id)
     db.session.commit()
     if queued:
-        tasks.publish(task_id, KIND.name)
-    return PostedQuestion(task_id, question.public_id, reply_public_id(task_id))
+        tasks.publish(task_id, kind)
+    return question, task_id
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ replies.py does), one line in KINDS below, its agent (workers/agents) and its en
 point in workers/tasks.py. The lifecycle does the rest.
 """
 
-from app.services import briefing_turns, jobs, replies, summaries
+from app.services import briefing_turns, jobs, replies, summaries, tasks
 from app.services.lifecycle import TaskKind
 
 MAINTENANCE_QUEUE = "maintenance"
@@ -21,6 +21,12 @@ KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (
     replies.KIND, summaries.KIND, briefing_turns.KIND, jobs.KIND)}
 # Every queue a worker consumes unless told otherwise (`--queues`).
 QUEUES = tuple(dict.fromkeys([*(kind.queue for kind in KINDS.values()), MAINTENANCE_QUEUE]))
+
+
+def outcome(task) -> tuple[str, dict] | None:
+    """A finished task's terminal event from the database, as its kind rebuilds it."""
+    kind = KINDS.get(task.kind)
+    return kind.outcome(task) if kind is not None else tasks.outcome(task)
 
 
 def routes() -> dict:

@@ -4,7 +4,8 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-28 08:28:08.192492
 
-New tables only (the dialog sessions face): dialog_sessions (a session, its briefing
+The dialog sessions face: conversations.face (NULL for every existing row: the faces
+share it), and new tables: dialog_sessions (a session, its briefing
 and its owner key; its messages are the core's, in a conversation of its own), jobs
 (what a confirmed session becomes; its state is its task's) and briefing_resources
 (glossaries, style references, presets and templates). No existing row changes.
@@ -25,6 +26,10 @@ depends_on = None
 
 
 def upgrade():
+    # A conversation owned by one face (a dialog session's), which the others never find.
+    with op.batch_alter_table('conversations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('face', sa.String(length=32), nullable=True))
+
     op.create_table('briefing_resources',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('public_id', sa.String(length=32), nullable=False),
@@ -116,3 +121,5 @@ def downgrade():
         batch_op.drop_index('ix_briefing_resources_org_id_kind_id')
 
     op.drop_table('briefing_resources')
+    with op.batch_alter_table('conversations', schema=None) as batch_op:
+        batch_op.drop_column('face')

@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from app.api.dialog_sessions import schemas
 from app.api.face import ErrorFormat, FaceBlueprint
-from app.auth import current_caller
+from app.auth import current_caller, require_api_key
 from app.services import briefing_resources, dialog_sessions, jobs, tokens
 from app.services.events import FROM_START
 from app.streaming import (DIALOG_EVENTS, event_stream_response, sse_response, task_relay,
@@ -221,10 +221,12 @@ for _resource in RESOURCES:
 
 @blp.route("/auth/token")
 class Token(MethodView):
+    @blp.errors(403)
     @blp.response(200, schemas.TokenSchema)
     def post(self):
         """A short-lived bearer token (JWT) for the API key presented
 
         Send it as `Authorization: Bearer <token>` to any endpoint; it stands for the
-        key (sessions it creates belong to that key)."""
-        return tokens.issue(current_caller())
+        key (sessions it creates belong to that key). 403 when the request presents a
+        token instead of the key: a token is not exchanged for another."""
+        return tokens.issue(require_api_key())

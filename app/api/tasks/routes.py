@@ -8,7 +8,7 @@ from app.api.face import FaceBlueprint
 from app.api.tasks import schemas
 from app.auth import current_org
 from app.errors import BadRequest, error_body
-from app.services import events, tasks
+from app.services import events, task_kinds, tasks
 from app.streaming import (DIALOG_EVENTS, event_stream_response, renderer_for,
                            sse_response, task_relay)
 
@@ -37,7 +37,7 @@ class TaskEvents(MethodView):
         org_id = current_org()
         after = _resume_point()
         task = tasks.get_task(org_id, task_id)
-        final = tasks.outcome(task)
+        final = task_kinds.outcome(task)
         if final is not None and not events.task_events().exists(task_id):
             return _expired(task, final)
         return sse_response(task_relay(org_id, task_id, after, renderer_for(task.kind)))

@@ -29,7 +29,7 @@ def test_the_message_cap_of_a_session_is_429(app, dialog, org):
 def test_a_capped_session_can_still_be_confirmed(app, dialog):
     app.config["DIALOG_MAX_MESSAGES"] = 1
     session_id = dialog.ready()["session_id"]
-    dialog.send(session_id, "formal")
+    dialog.turn(session_id, "formal")
     error(dialog.post(f"/v1/dialog-sessions/{session_id}/messages", {"message": "x"}), 429)
     assert dialog.confirm(session_id)["status"] == "confirmed"
 

@@ -100,3 +100,9 @@ def test_the_token_authenticates_as_its_key(dialog, client):
                           headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["session_id"] == session_id
+
+
+def test_a_token_is_not_exchanged_for_another(dialog, client):
+    token = dialog.post("/v1/auth/token").get_json()["access_token"]
+    response = client.post("/v1/auth/token", headers={"Authorization": f"Bearer {token}"})
+    error(response, 403, "api_key_required")
