@@ -9,6 +9,7 @@ from pathlib import Path
 from kombu import Exchange, Queue
 
 from app.broker import TRANSPORT as BROKER_TRANSPORT
+from app.services.agent_io import OFFLINE_MODEL_NAME
 
 
 def _env_float(name: str, default: float) -> float:
@@ -19,9 +20,18 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
-def _prices(setting: str | None) -> dict[str, tuple[float, float]]:
-    from app.services.pricing import DEFAULT_PRICES_EUR
+# EUR per million tokens (input, output) by model-name prefix: Anthropic's list prices
+# in USD at 0.92 EUR; the offline model costs nothing (app/services/pricing.py).
+DEFAULT_PRICES_EUR = {
+    "claude-opus": (4.60, 23.00),
+    "claude-sonnet": (2.76, 13.80),
+    "claude-haiku": (0.92, 4.60),
+    "claude": (2.76, 13.80),  # any other Claude model: priced as Sonnet
+    OFFLINE_MODEL_NAME: (0.0, 0.0),
+}
 
+
+def _prices(setting: str | None) -> dict[str, tuple[float, float]]:
     if not setting:
         return dict(DEFAULT_PRICES_EUR)
     return {prefix: (float(prices[0]), float(prices[1]))
@@ -54,9 +64,21 @@ def stored_jwt_secret(home: Path) -> str:
             os.link(draft, path)
         except FileExistsError:
             return _read_secret(path)
+        except OSError:  # a filesystem without hard links: create the name exclusively
+            return _create_exclusively(path, secret)
         return secret
     finally:
         os.unlink(draft)
+
+
+def _create_exclusively(path: Path, secret: str) -> str:
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_secret(path)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret + "\n")
+    return secret
 
 
 def _read_secret(path: Path) -> str:

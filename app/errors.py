@@ -66,7 +66,8 @@ class TooManyRequests(ParleyError):
 
     status_code = 429
 
-    def __init__(self, message: str, retry_after: int | None = None, code: str | None = None):
+    def __init__(self, message: str, *, retry_after: int | None = None,
+                 code: str | None = None):
         super().__init__(message, code=code)
         self.retry_after = retry_after
 

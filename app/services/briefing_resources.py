@@ -106,17 +106,6 @@ def page(org_id: str, kind: str, limit: int, after: str | None) -> list[Briefing
     return list(db.session.scalars(query.order_by(BriefingResource.id).limit(limit)))
 
 
-def update(org_id: str, kind: str, resource_id: str, name: str | None,
-           data: dict) -> BriefingResource:
-    resource = get(org_id, kind, resource_id)
-    if name is not None:
-        resource.name = name
-    resource.data = {**resource.data, **data}
-    resource.updated_at = utcnow()
-    db.session.commit()
-    return resource
-
-
 def delete(org_id: str, kind: str, resource_id: str) -> None:
     db.session.delete(get(org_id, kind, resource_id))
     db.session.commit()

@@ -92,7 +92,7 @@ def view(session) -> dict:
 
 
 def message_view(message: Message, with_actions: bool = False) -> dict:
-    shown = {"role": "assistant" if message.role == "agent" else API_ROLES[message.role],
+    shown = {"role": API_ROLES[message.role],
              "content": message.text, "timestamp": message.created_at}
     if with_actions:
         shown["actions"] = (message.meta or {}).get("actions", [])

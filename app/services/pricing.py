@@ -4,17 +4,6 @@ model-name prefix). The offline model costs nothing."""
 
 from flask import current_app
 
-from app.services.agent_io import OFFLINE_MODEL_NAME
-
-# EUR per million tokens (input, output): Anthropic's list prices in USD at 0.92 EUR.
-DEFAULT_PRICES_EUR = {
-    "claude-opus": (4.60, 23.00),
-    "claude-sonnet": (2.76, 13.80),
-    "claude-haiku": (0.92, 4.60),
-    "claude": (2.76, 13.80),  # any other Claude model: priced as Sonnet
-    OFFLINE_MODEL_NAME: (0.0, 0.0),
-}
-
 
 def price_of(model: str | None) -> tuple[float, float]:
     prices = current_app.config["MODEL_PRICES_EUR"]

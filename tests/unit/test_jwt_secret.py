@@ -72,6 +72,18 @@ def test_a_process_that_loses_the_race_takes_the_winners_secret(tmp_path, monkey
     assert [path.name for path in tmp_path.iterdir()] == ["jwt-secret"]
 
 
+def test_a_filesystem_without_hard_links_still_gets_one_secret(tmp_path, monkeypatch):
+    def no_hard_links(source, destination):
+        raise PermissionError("operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+
+    secret = stored_jwt_secret(tmp_path)
+    assert secret and stored_jwt_secret(tmp_path) == secret
+    assert (tmp_path / "jwt-secret").stat().st_mode & 0o777 == 0o600
+    assert [path.name for path in tmp_path.iterdir()] == ["jwt-secret"]
+
+
 def test_many_starting_at_once_agree(tmp_path):
     starting = 16
     barrier = threading.Barrier(starting)

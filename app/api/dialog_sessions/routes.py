@@ -19,8 +19,9 @@ CODES = {400: "bad_request", 422: "invalid_request", 429: "rate_limited",
 
 
 def error_body(status: int, message: str, errors: dict | None, code: str | None) -> dict:
-    """{"error": {status, code, message, details}}: one shape for every error of /v1."""
-    code = code if code and code.islower() else CODES.get(
+    """{"error": {status, code, message, details}}: one shape for every error of /v1.
+    `code`: the service's own, else one named after the status."""
+    code = code or CODES.get(
         status, HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_"))
     detail = {"status": status, "code": code, "message": message}
     if errors:
