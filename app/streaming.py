@@ -20,6 +20,7 @@ from copy import deepcopy
 from flask import Response, current_app
 
 from app.services import task_kinds, tasks
+from app.services.agent_io import BRIEFING_EVENTS
 from app.services.dialog_sessions import TURN_KIND
 from app.services.events import (CONTENT, END, ERROR, FROM_START, START, TERMINAL, Event,
                                  EventsUnavailable, TaskEventStreams)
@@ -45,8 +46,7 @@ def frame(event: Event) -> str:
 # The dialog sessions face's events: the task's events under the spec's names, each
 # data line a JSON object {"type": name, "data": {...}} (its examples read `type`).
 DIALOG_NAMES = {CONTENT: "token", END: "done"}
-DIALOG_EVENTS = ("start", "restart", "token", "briefing_update", "phase", "actions",
-                 "warning", "done", "error")
+DIALOG_EVENTS = ("start", "restart", "token", *BRIEFING_EVENTS, "done", "error")
 
 
 def typed_frame(event: Event) -> str | None:

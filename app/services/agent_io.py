@@ -110,6 +110,11 @@ class BriefingInput:
     model: ModelChoice | None = None
 
 
+# The events a briefing turn reports besides its text, as task events (name, data).
+BRIEFING_UPDATE, PHASE, ACTIONS, WARNING = "briefing_update", "phase", "actions", "warning"
+BRIEFING_EVENTS = (BRIEFING_UPDATE, PHASE, ACTIONS, WARNING)
+
+
 @dataclass(frozen=True)
 class BriefingTurn(Result):
     """The agent's answer to a turn: its text (the question it asks next), the fields

@@ -15,7 +15,8 @@ import json
 from collections.abc import Callable
 
 from app.services import briefings
-from app.services.agent_io import BriefingInput, BriefingTurn, Result, ToolCall, Turn
+from app.services.agent_io import (ACTIONS, BRIEFING_UPDATE, PHASE, WARNING, BriefingInput,
+                                   BriefingTurn, Result, ToolCall, Turn)
 from workers.agents.briefing_extraction import extract
 from workers.agents.data_set_qa import to_api_messages
 from workers.llm import LLMRequest, OnText, Provider
@@ -108,11 +109,11 @@ class _Turn:
                 value = f"{self.briefing['instructions']}\n{value}"
             if self.briefing.get(name) != value:
                 self.briefing[name] = self.updates[name] = value
-                self.on_event("briefing_update", {"field": name, "value": value})
+                self.on_event(BRIEFING_UPDATE, {"field": name, "value": value})
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
-        self.on_event("warning", {"message": message})
+        self.on_event(WARNING, {"message": message})
 
     def phase(self) -> int:
         return briefings.phase_of(self.briefing, self.work.phase)
@@ -136,9 +137,9 @@ class _Turn:
                 self.warn(advice)
         phase = self.phase()
         if phase != self.work.phase:
-            self.on_event("phase", {"phase": phase})
+            self.on_event(PHASE, {"phase": phase})
         actions = tuple(action.as_dict() for action in question.actions)
-        self.on_event("actions", {"actions": list(actions)})
+        self.on_event(ACTIONS, {"actions": list(actions)})
         return BriefingTurn(said.text, said.model, said.input_tokens, said.output_tokens,
                             updates=self.updates, phase=phase, actions=actions,
                             warnings=tuple(self.warnings))
