@@ -203,7 +203,7 @@ def _initial_briefing(org_id: str, mode: str, text, input_material, context: dic
         if preset is None:
             raise _invalid("context", "preset_id",
                            f"No preset or template {preset_id!r} in your organization.")
-        briefing.update(_checked(preset.data.get("briefing", {}), resources, None))
+        briefing.update(_still_valid(preset.data.get("briefing", {}), resources))
         briefing["mode"] = mode
     given = {"text": text, "input_material": input_material,
              **{name: context.get(name) for name in CONTEXT_FIELDS}}
@@ -218,7 +218,7 @@ def _initial_briefing(org_id: str, mode: str, text, input_material, context: dic
     return briefing
 
 
-def _checked(values: dict, resources: briefings.Resources, location) -> dict:
+def _still_valid(values: dict, resources: briefings.Resources) -> dict:
     """A saved briefing's fields that still hold (a glossary deleted since is left out)."""
     kept = {}
     for name, value in values.items():
