@@ -9,14 +9,18 @@ A FaceBlueprint gives each face what every face would otherwise repeat:
   error schema (flask-smorest's default error responses are replaced; its `Error`
   schema is app.errors.error_body's, set in create_app).
 
-A view declares only the errors that are its own: @blp.errors(404, 409).
+A view declares only the errors that are its own: @blp.errors(404, 409). A read a
+client polls can be made conditional: @blp.conditional (an ETag, and 304 Not Modified
+for If-None-Match).
 """
 
 from collections.abc import Callable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass, field
+from functools import wraps
 from http import HTTPStatus
 
+from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
@@ -36,6 +40,13 @@ WEB_SERVER_ERRORS = {414: "The request line is over the web server's limit.",
                      431: "A header, or the number of headers, is over the web "
                           "server's limits."}
 DEFAULT_DESCRIPTION = "Any other error (a method the path does not take, a server fault)."
+IF_NONE_MATCH = {"in": "header", "name": "If-None-Match", "required": False,
+                 "schema": {"type": "string"},
+                 "description": "The ETag of the representation you have: 304, with no body, "
+                                "while it is still the current one."}
+NOT_MODIFIED = {"description": "Not Modified: the representation If-None-Match names is "
+                               "still the current one (no body; the ETag again).",
+                "headers": {"ETag": {"schema": {"type": "string"}}}}
 
 # (status, message, errors, code) -> the body of an error response.
 ErrorBody = Callable[[int, str, dict | None, str | None], dict]
@@ -123,6 +134,21 @@ class FaceBlueprint(Blueprint):
 
         return decorator
 
+    @staticmethod
+    def conditional(func):
+        """Answer with an ETag (a hash of the body), and with 304 Not Modified and no
+        body when the request's If-None-Match names it: a client polling an unchanged
+        resource gets a few bytes back. Put above @blp.response."""
+
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            response = func(*args, **kwargs)
+            response.add_etag()
+            return response.make_conditional(request)
+
+        wrapper._apidoc = {**deepcopy(getattr(func, "_apidoc", {})), "conditional": True}
+        return wrapper
+
     def _prepare_face_doc(self, doc: dict, doc_info: dict, **_) -> dict:
         """Runs after flask-smorest's own steps, for each operation of the face."""
         statuses = self._error_statuses(doc, doc_info.get("manual_doc", {}),
@@ -131,6 +157,13 @@ class FaceBlueprint(Blueprint):
         if self.guard is not None:
             doc.setdefault("parameters", []).extend(deepcopy(self.guard.parameters))
         responses = doc.setdefault("responses", {})
+        if doc_info.get("conditional"):
+            doc.setdefault("parameters", []).append(dict(IF_NONE_MATCH))
+            responses[304] = deepcopy(NOT_MODIFIED)
+            success = responses.get(200) or responses["200"]
+            success.setdefault("headers", {})["ETag"] = {
+                "description": "The representation's tag, for If-None-Match",
+                "schema": {"type": "string"}}
         responses.pop(422, None)  # flask-smorest's, which the face may answer as 400
         for status in sorted(statuses):
             responses[status] = _error_response(HTTPStatus(status).phrase,

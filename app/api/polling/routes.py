@@ -75,6 +75,7 @@ class Conversations(MethodView):
 
 @blp.route(f"/conversations/<{ID_CONVERTER}:conversation_id>")
 class ConversationById(MethodView):
+    @blp.conditional
     @blp.errors(404)
     @blp.arguments(schemas.HistoryQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, schemas.ConversationWithHistorySchema)
@@ -100,6 +101,7 @@ class ConversationById(MethodView):
 
 @blp.route("/task_status/<task_id>")
 class TaskStatus(MethodView):
+    @blp.conditional
     @blp.errors(404)
     @blp.response(200, schemas.TaskStatusSchema)
     def get(self, task_id):
