@@ -19,6 +19,7 @@ state), and a relay that never sees a terminal event finds the outcome there.
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 START, CONTENT, END, ERROR = "start", "content", "end", "error"
 TERMINAL = (END, ERROR)
+# The events that mark a change of the task's state: claimed (again), finished.
+STATE_CHANGES = (START, END, ERROR)
 # A Redis Stream entry id, as clients send it back in Last-Event-ID.
 EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 FROM_START = "0-0"
@@ -103,6 +106,29 @@ class TaskEventStreams:
             raise EventsUnavailable(f"The event stream is unavailable: {exc}") from exc
         return [Event(entry_id, fields["event"], json.loads(fields["data"]))
                 for _, entries in found for entry_id, fields in entries]
+
+    def last_id(self, task_id: str) -> str:
+        """The id of the stream's latest event (FROM_START when it has none), to wait
+        for what comes after it."""
+        if self.client is None:
+            raise EventsUnavailable("Task events need Redis (REDIS_URL).")
+        try:
+            latest = self.client.xrevrange(_KEY.format(task_id), count=1)
+        except redis.RedisError as exc:
+            raise EventsUnavailable(f"The event stream is unavailable: {exc}") from exc
+        return latest[0][0] if latest else FROM_START
+
+    def wait_for(self, task_id: str, after: str, names: tuple[str, ...],
+                 seconds: float) -> bool:
+        """Wait up to `seconds` for an event named in `names` after the id `after`
+        (others, such as content, are passed over); whether one came."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            for event in self.read(task_id, after, left):
+                if event.name in names:
+                    return True
+                after = event.id
+        return False
 
     def exists(self, task_id: str) -> bool:
         if self.client is None:

@@ -144,6 +144,26 @@ def get_task(org_id: str, task_id: str):
     return task
 
 
+def watch(org_id: str, task_id: str, seconds: float):
+    """The task's row, once its state changes (claimed, finished) or after `seconds`:
+    a long poll. It waits on the task's event stream, not on the database, and holds
+    no database connection meanwhile; without Redis it answers at once."""
+    stream = events.task_events()
+    try:
+        # Read before the task, so that a change between the two is not missed.
+        after = stream.last_id(task_id) if seconds > 0 else None
+    except events.EventsUnavailable:
+        after = None
+    task = get_task(org_id, task_id)
+    if after is None or task.state in (SUCCESS, FAILURE):
+        return task
+    try:
+        changed = stream.wait_for(task_id, after, events.STATE_CHANGES, seconds)
+    except events.EventsUnavailable:
+        changed = True  # read it again: the database has the truth
+    return get_task(org_id, task_id) if changed else task
+
+
 def outcome(task) -> tuple[str, dict] | None:
     """A finished task's terminal event, read from the database: (end, data) or
     (error, data); None while it is unfinished. For a relay whose event stream missed

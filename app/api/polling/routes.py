@@ -103,10 +103,14 @@ class ConversationById(MethodView):
 class TaskStatus(MethodView):
     @blp.conditional
     @blp.errors(404)
+    @blp.arguments(schemas.StatusQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, schemas.TaskStatusSchema)
-    def get(self, task_id):
-        """The state of a task: PENDING, SUCCESS or FAILURE (with its error)"""
-        return tasks.get_task(current_org(), task_id)
+    def get(self, task_id, wait):
+        """The state of a task: PENDING, SUCCESS or FAILURE (with its error)
+
+        With `wait`, a long poll: the answer comes when the task is claimed or finishes,
+        or after `wait` seconds."""
+        return tasks.watch(current_org(), task_id, wait)
 
 
 def _document_from(req) -> tuple[str, str]:

@@ -102,6 +102,12 @@ STAGE = {"PENDING": "queued", "STARTED": "running", "SUCCESS": "succeeded",
          "FAILURE": "failed"}
 
 
+class StatusQuerySchema(Schema):
+    wait = fields.Integer(load_default=0, validate=validate.Range(min=0, max=60), metadata={
+        "description": "A long poll: answer as soon as the task's state changes (it is "
+                       "claimed, or finishes), or after this many seconds (at most 60)."})
+
+
 class TaskStatusSchema(Schema):
     state = fields.Function(
         lambda task: PUBLIC_STATE[task.state],
