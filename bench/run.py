@@ -343,11 +343,71 @@ def _fill(url: str, conversation_id: int, count: int) -> None:
         conn.execute("ANALYZE messages")
 
 
+# -- 10. long poll ----------------------------------------------------------------------------
+
+LONG_POLL_TASKS = 50
+MODEL_SECONDS = 1.0
+POLL_EVERY = 0.2
+
+
+def long_poll() -> None:
+    """Requests the server answers per finished task, and how late a client learns the
+    task finished: a client polling the status every 0.2 s (the baseline) vs one
+    long-polling with ?wait=30, 50 questions at once, the model answering after 1 s."""
+    with bench_database() as url:
+        flush_redis()
+        key = create_key(url)
+        model_process, model_port = fake_model(MODEL_SECONDS)
+        with model_process:
+            configure_model(model_port, latency=MODEL_SECONDS)
+            port = free_port()
+            env = parley_env(url, model_port)
+            # Threads enough for every long poll to wait at once.
+            with gunicorn("app.wsgi:app", port, env, "parley-web",
+                          threads=LONG_POLL_TASKS), \
+                    parley_worker(env, 2 * LONG_POLL_TASKS):
+                data_set_id = data_set_with_document(port, key["api_key"])
+                results = {}
+                for name, wait in (("polling every 0.2 s", 0), ("?wait=30", 30)):
+                    ids = create_conversations(url, key["org_id"], LONG_POLL_TASKS,
+                                               data_set_id)
+                    with ThreadPoolExecutor(LONG_POLL_TASKS) as pool:
+                        results[name] = list(pool.map(
+                            lambda cid: _watch(port, key["api_key"], cid, wait), ids))
+    polled, waited = results["polling every 0.2 s"], results["?wait=30"]
+    requests_polled = median([r for r, _ in polled])
+    requests_waited = median([r for r, _ in waited])
+    report(f"long poll: {LONG_POLL_TASKS} questions at once, the model answering after "
+           f"{MODEL_SECONDS:.0f} s (baseline: polling every {POLL_EVERY} s)", [
+               ("status requests per finished task, median", f"{requests_waited:.0f}",
+                f"{requests_polled:.0f}", f"{requests_waited / requests_polled:.2f}"),
+               ("POST to knowing it finished, median s",
+                f"{median([t for _, t in waited]):.2f}",
+                f"{median([t for _, t in polled]):.2f}",
+                f"{median([t for _, t in waited]) / median([t for _, t in polled]):.2f}")])
+
+
+def _watch(port: int, api_key: str, conversation_id: int, wait: int) -> tuple[int, float]:
+    """Ask, then watch the status until the task finishes: (status requests, seconds)."""
+    client = Client(port, api_key)
+    started = time.perf_counter()
+    task_id = client.call("POST", f"/api/conversations/{conversation_id}",
+                          {"question_message": QUESTION})["task_id"]
+    requests = 0
+    while True:
+        requests += 1
+        state = client.call("GET", f"/api/task_status/{task_id}?wait={wait}")["state"]
+        if state != "PENDING":
+            return requests, time.perf_counter() - started
+        if not wait:
+            time.sleep(POLL_EVERY)
+
+
 BENCHMARKS = {"in_flight": in_flight, "enqueue": enqueue_and_status,
               "status": enqueue_and_status, "round_trip": round_trip,
               "deep_history": deep_history, "first_content": first_content,
               "open_streams": open_streams, "first_token": first_token,
-              "injection_guard": injection_guard}
+              "injection_guard": injection_guard, "long_poll": long_poll}
 
 
 def main(names: list[str]) -> None:
