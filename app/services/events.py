@@ -21,6 +21,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from functools import partial
 from dataclasses import dataclass
 
 import redis
@@ -89,11 +90,7 @@ class TaskEventStreams:
     def event_writer(self, task_id: str) -> Callable[[str, dict], None]:
         """An on_event callback appending each event an agent reports (a dialog turn's
         briefing_update, phase, actions, warning)."""
-
-        def write(name: str, data: dict) -> None:
-            self.append(task_id, name, data)
-
-        return write
+        return partial(self.append, task_id)
 
     def read(self, task_id: str, after: str, block_seconds: float) -> list[Event]:
         """The events after the id `after`, waiting up to block_seconds for one."""

@@ -86,8 +86,10 @@ def _confirmation(session_id: str, job_and_state) -> dict:
 
 
 def _job_of_session(session_id: int):
-    return db.session.execute(select(Job, Task.state).join(Task, Task.id == Job.task_id)
-                              .where(Job.session_id == session_id)).one()
+    """The session's job and its task's state."""
+    job, state, *_ = db.session.execute(
+        _jobs_with_state().where(Job.session_id == session_id)).one()
+    return job, state
 
 
 def _jobs_with_state():
@@ -145,15 +147,16 @@ def gather(claim: Claim) -> Gathered:
                 claim.org_id, briefings.glossary_ids(briefing)),
             style_reference=briefing_resources.style_text(claim.org_id,
                                                           briefing.get("style_ref_id"))),
-        kept=job.id, announce={"job_id": job.public_id})
+        kept=(job.id, job.public_id), announce={"job_id": job.public_id})
 
 
-def store(claim: Claim, job_id: int, result: JobResult) -> dict:
+def store(claim: Claim, job_ids: tuple[int, str], result: JobResult) -> dict:
+    """The result on the job (job_ids: its key and its public id, kept by gather)."""
+    job_id, public_id = job_ids
     db.session.execute(update(Job).where(Job.id == job_id).values(
         result={"text": result.text, **result.details}, model=result.model,
         input_tokens=result.input_tokens, output_tokens=result.output_tokens,
         updated_at=utcnow()))
-    public_id = db.session.scalar(select(Job.public_id).where(Job.id == job_id))
     return {**events.end_data(claim.task_id, None, result.model, result.input_tokens,
                               result.output_tokens), "job_id": public_id}
 
