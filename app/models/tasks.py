@@ -49,6 +49,9 @@ class Task(db.Model):
     # Set when the task is enqueued and cleared if the broker refused it; the sweep
     # publishes rows left NULL.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When cancel was asked for: a queued task ends FAILURE at once; a running one at
+    # its next streamed chunk, or when it finishes (then storing nothing).
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow,
                                                  onupdate=utcnow)

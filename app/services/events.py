@@ -39,10 +39,18 @@ STATE_CHANGES = (START, END, ERROR)
 EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 FROM_START = "0-0"
 _KEY = "parley:task-events:{}"
+# Set when cancel is asked for a running task; its content writer reads it with each
+# chunk it appends, in the same round trip.
+_CANCEL_KEY = "parley:task-cancel:{}"
 
 
 class EventsUnavailable(ParleyError):
     status_code = 503
+
+
+class TaskCanceled(Exception):
+    """Raised by a content writer, through the agent, when the task was canceled: the
+    lifecycle ends it canceled and stores nothing."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,13 @@ class TaskEventStreams:
     def append(self, task_id: str, name: str, data: dict) -> str | None:
         """Add an event, and push the stream's expiry back; the entry's id, or None
         when Redis could not take it (logged: the database still has the truth)."""
+        appended = self._append(task_id, name, data)
+        return appended and appended[0]
+
+    def _append(self, task_id: str, name: str, data: dict,
+                and_check_cancel: bool = False) -> list | None:
+        """One round trip: the entry, the expiry, and (when asked) whether the task
+        was canceled; None when Redis could not take it."""
         if self.client is None:
             return None
         key = _KEY.format(task_id)
@@ -69,23 +84,40 @@ class TaskEventStreams:
             pipe.xadd(key, {"event": name, "data": json.dumps(data)}, maxlen=self.maxlen,
                       approximate=True)
             pipe.expire(key, self.ttl_seconds)
-            return pipe.execute()[0]
+            if and_check_cancel:
+                pipe.exists(_CANCEL_KEY.format(task_id))
+            return pipe.execute()
         except redis.RedisError as exc:
             log.warning("could not append the %s event of task %s: %s", name, task_id, exc)
             return None
 
     def content_writer(self, task_id: str) -> Callable[[str], None]:
-        """An on_text callback appending each chunk as a content event. After Redis
-        fails once it stops trying, so a Redis outage costs the reply one timeout,
-        not one per chunk."""
+        """An on_text callback appending each chunk as a content event, and raising
+        TaskCanceled once the task was canceled (checked in the same round trip). After
+        Redis fails once it stops trying, so a Redis outage costs the reply one
+        timeout, not one per chunk (a cancel is then seen when the task finishes)."""
         broken = False
 
         def write(text: str) -> None:
             nonlocal broken
-            if not broken:
-                broken = self.append(task_id, CONTENT, {"text": text}) is None
+            if broken:
+                return
+            appended = self._append(task_id, CONTENT, {"text": text}, and_check_cancel=True)
+            broken = appended is None
+            if appended and appended[2]:
+                raise TaskCanceled(task_id)
 
         return write
+
+    def request_cancel(self, task_id: str) -> None:
+        """Tell the task's worker to stop at its next chunk (best effort: the task row
+        says it too, and is read when the task finishes)."""
+        if self.client is None:
+            return
+        try:
+            self.client.set(_CANCEL_KEY.format(task_id), 1, ex=self.ttl_seconds)
+        except redis.RedisError as exc:
+            log.warning("could not flag task %s canceled in Redis: %s", task_id, exc)
 
     def event_writer(self, task_id: str) -> Callable[[str, dict], None]:
         """An on_event callback appending each event an agent reports (a dialog turn's

@@ -123,6 +123,8 @@ def _run_claimed(kind: TaskKind, held: Claim, produce: Produce, config, retries:
     try:
         result = produce(gathered.input, stream.content_writer(held.task_id),
                          stream.event_writer(held.task_id))
+    except events.TaskCanceled:
+        return _end_failed(held, tasks.CANCELED_ERROR)
     except TransientError as exc:
         return _retry_or_give_up(config, held, exc)
     except PermanentError as exc:
@@ -153,6 +155,10 @@ def _store(kind: TaskKind, held: Claim, kept, result: Result, config,
     if finished is None:
         log.info("task %s: claim %s was taken over; its result is dropped",
                  held.task_id, held.attempt)
+        return None
+    if finished.canceled:  # canceled while it ran: its result is not stored
+        tasks.announce_failure(held.task_id, tasks.CANCELED_ERROR, canceled=True)
+        tasks.publish_handover(finished.handover)
         return None
     end = finished.written
     if finished.repeated:  # stored by a commit whose answer was lost

@@ -29,7 +29,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import bindparam, case, exists, insert, null, select, update
 
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Conversation, Message, Task, TaskState
 from app.models.base import new_uuid, utcnow
@@ -42,6 +42,9 @@ SWEEP_BATCH = 500
 PENDING, STARTED = TaskState.PENDING.value, TaskState.STARTED.value
 SUCCESS, FAILURE = TaskState.SUCCESS.value, TaskState.FAILURE.value
 UNFINISHED = (PENDING, STARTED)
+CANCELED_ERROR = "canceled: cancel was requested for this task"
+# What cancel did: the task ended at once, or it runs and stops at its next chunk.
+ENDED_NOW, STOPPING = "canceled", "canceling"
 _TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -96,10 +99,14 @@ _CLAIM = (
             error=None, updated_at=bindparam("now"))
     .returning(_tasks.c.org_id, _tasks.c.attempts, _tasks.c.conversation_id,
                _tasks.c.message_id))
+# A task canceled while it ran ends canceled, whatever its worker asked.
+_not_canceled = _tasks.c.canceled_at.is_(None)
 _FINISH = (
     update(_tasks).where(_held(bindparam("task_id"), bindparam("attempt")))
-    .values(state=bindparam("state"), error=bindparam("error"), worker=None,
-            updated_at=bindparam("now")))
+    .values(state=case((_not_canceled, bindparam("state")), else_=FAILURE),
+            error=case((_not_canceled, bindparam("error")), else_=CANCELED_ERROR),
+            worker=None, updated_at=bindparam("now"))
+    .returning(_tasks.c.canceled_at))
 _HAND_OVER = (
     update(_tasks)
     .where(_tasks.c.id == select(_next.c.id).where(
@@ -169,7 +176,10 @@ def outcome(task) -> tuple[str, dict] | None:
     (error, data); None while it is unfinished. For a relay whose event stream missed
     it, and for pointing a client at the stored result."""
     if task.state == FAILURE:
-        return events.ERROR, {"task_id": task.id, "message": task.error}
+        data = {"task_id": task.id, "message": task.error}
+        if task.canceled_at is not None:
+            data["code"] = "canceled"
+        return events.ERROR, data
     if task.state != SUCCESS:
         return None
     reply = None
@@ -180,6 +190,64 @@ def outcome(task) -> tuple[str, dict] | None:
     if reply is None:  # a task whose result is not a message (a summary)
         return events.END, events.end_data(task.id, None, None, None, None)
     return events.END, events.end_data(task.id, *reply)
+
+
+def cancel(org_id: str, task_id: str) -> str:
+    """Cancel a task: one that is queued or waiting its turn ends FAILURE (canceled) at
+    once, and its conversation's next question goes on (ENDED_NOW); a running one is
+    told to stop at its next streamed chunk, storing nothing (STOPPING). A finished
+    task is a Conflict, unless it was canceled already (asking twice is harmless)."""
+    for _ in range(3):  # the task may move on between the read and the write
+        task = get_task(org_id, task_id)
+        if task.canceled_at is not None:
+            return STOPPING if task.state == STARTED else ENDED_NOW
+        if task.state in (SUCCESS, FAILURE):
+            raise Conflict(f"Task {task_id} has finished ({task.state}); there is nothing "
+                           "to cancel.", code="task_finished")
+        if task.state == PENDING and _cancel_queued(task):
+            return ENDED_NOW
+        if task.state == STARTED and _cancel_running(task_id):
+            return STOPPING
+    raise Conflict(f"Task {task_id} kept changing state; try again.", code="task_busy")
+
+
+def _cancel_queued(task) -> bool:
+    now = utcnow()
+    lock_conversation(task.conversation_id)
+    ended = db.session.execute(
+        update(_tasks).where(_tasks.c.id == task.id, _tasks.c.state == PENDING)
+        .values(state=FAILURE, error=CANCELED_ERROR, canceled_at=now, worker=None,
+                updated_at=now)).rowcount
+    woken = wake_waiting(_tasks.c.conversation_id == task.conversation_id) if ended         and task.conversation_id is not None else []
+    db.session.commit()
+    if ended:
+        announce_failure(task.id, CANCELED_ERROR, canceled=True)
+        for handover in woken:
+            publish(*handover)
+    return bool(ended)
+
+
+def _cancel_running(task_id: str) -> bool:
+    flagged = db.session.execute(
+        update(_tasks).where(_tasks.c.id == task_id, _tasks.c.state == STARTED)
+        .values(canceled_at=utcnow())).rowcount
+    db.session.commit()
+    if flagged:
+        events.task_events().request_cancel(task_id)
+    return bool(flagged)
+
+
+def wake_waiting(in_conversations) -> list[tuple[str, str]]:
+    """Queued questions of the conversations `in_conversations` (a condition on the
+    tasks' conversation_id) whose turn has come but whose message was never sent,
+    marked published by this process: after questions before them were canceled.
+    The caller commits, then publishes them."""
+    c = _tasks.c
+    return db.session.execute(
+        update(_tasks).where(in_conversations, c.state == PENDING, c.published_at.is_(None),
+                             ~_earlier_unfinished(c.conversation_id, c.message_id))
+        .values(published_at=utcnow(), worker=presence.this_worker())
+        .returning(c.id, c.kind)).all()
 
 
 def publish(task_id: str, kind: str) -> bool:
@@ -238,16 +306,19 @@ def claim(task_id: str, worker: str) -> Claim | None:
 
 def release(held: Claim, error: str) -> bool:
     """Back to PENDING, if this claim still holds the task, so that a later delivery
-    can claim it; the error says why. The task keeps its place: later questions of its
+    can claim it; the error says why. A task canceled while it ran ends instead. The task keeps its place: later questions of its
     conversation go on waiting. It counts as published now: if its message is lost,
     the sweep sends it again."""
     db.session.rollback()  # whatever failed before may have left the transaction aborted
     now = utcnow()
-    released = db.session.execute(update(_tasks).where(_held(held.task_id, held.attempt))
+    released = db.session.execute(update(_tasks).where(_held(held.task_id, held.attempt),
+                                                       _not_canceled)
                                   .values(state=PENDING, worker=presence.this_worker(),
                                           error=error[:2000], published_at=now,
                                           updated_at=now)).rowcount
     db.session.commit()
+    if not released:
+        fail(held, CANCELED_ERROR)  # canceled meanwhile: it ends now (if still held)
     return bool(released)
 
 
@@ -256,6 +327,7 @@ class Finished:
     written: object  # what the result's write returned (a reply's `end` event data)
     handover: Handover  # the conversation's next question, to publish now
     repeated: bool = False  # finished before: a commit whose answer was lost
+    canceled: bool = False  # canceled while it ran: ended FAILURE, nothing written
 
 
 def finish(held: Claim, state: str, error: str | None = None,
@@ -263,23 +335,33 @@ def finish(held: Claim, state: str, error: str | None = None,
     """End the task in `state` (SUCCESS, or FAILURE with its error) if the claim still
     holds it, with `write()` storing its result, and take its conversation's next
     question: one transaction, with the conversation locked so a hand-over is never
-    missed. The caller appends the task's last event and publishes the hand-over.
+    missed. The caller appends the task's last event and publishes the hand-over. A
+    task canceled while it ran ends canceled instead, and nothing is written.
 
     None, having changed nothing, when the claim was lost. When this claim already
     finished the task the same way (a commit that went through though its answer was
     lost), the hand-over is taken again, since its publication may not have happened."""
     lock_conversation(held.conversation_id)
-    if not db.session.execute(_FINISH, {"task_id": held.task_id, "attempt": held.attempt,
-                                        "state": state, "error": error and error[:2000],
-                                        "now": utcnow()}).rowcount:
-        ended = db.session.execute(select(_tasks.c.state, _tasks.c.attempts)
-                                   .where(_tasks.c.id == held.task_id)).first()
-        if tuple(ended or ()) != (state, held.attempt):
-            db.session.rollback()
-            return None
-        return Finished(None, _hand_over_and_commit(held), repeated=True)
+    ended = db.session.execute(_FINISH, {"task_id": held.task_id, "attempt": held.attempt,
+                                         "state": state, "error": error and error[:2000],
+                                         "now": utcnow()}).first()
+    if ended is None:
+        return _finished_before(held, state)
+    if ended.canceled_at is not None:
+        return Finished(None, _hand_over_and_commit(held), canceled=True)
     written = write() if write is not None else None
     return Finished(written, _hand_over_and_commit(held))
+
+
+def _finished_before(held: Claim, state: str) -> Finished | None:
+    ended = db.session.execute(select(_tasks.c.state, _tasks.c.attempts, _tasks.c.canceled_at)
+                               .where(_tasks.c.id == held.task_id)).first()
+    canceled = ended is not None and ended.canceled_at is not None
+    if ended is None or ended.attempts != held.attempt or ended.state != (
+            FAILURE if canceled else state):
+        db.session.rollback()
+        return None
+    return Finished(None, _hand_over_and_commit(held), repeated=True, canceled=canceled)
 
 
 def _hand_over_and_commit(held: Claim) -> Handover:
@@ -295,10 +377,18 @@ def fail(held: Claim, error: str) -> bool:
     finished = finish(held, FAILURE, error)
     if finished is None:
         return False
-    events.task_events().append(held.task_id, events.ERROR, {"task_id": held.task_id,
-                                                             "message": error[:2000]})
+    announce_failure(held.task_id, CANCELED_ERROR if finished.canceled else error,
+                     finished.canceled)
     publish_handover(finished.handover)
     return True
+
+
+def announce_failure(task_id: str, error: str, canceled: bool = False) -> None:
+    """The task's `error` event: a canceled task's says so in its code."""
+    data = {"task_id": task_id, "message": error[:2000]}
+    if canceled:
+        data["code"] = "canceled"
+    events.task_events().append(task_id, events.ERROR, data)
 
 
 def hand_over(conversation_id: int | None, message_id: int | None) -> Handover:
@@ -373,7 +463,7 @@ def _take_back(config, census: presence.Census) -> tuple[list, list]:
     publish, and those that have used up their attempts, to fail."""
     c = _tasks.c
     columns = (c.id, c.kind, c.org_id, c.state, c.attempts, c.worker, c.conversation_id,
-               c.message_id)
+               c.message_id, c.canceled_at)
     # Only unfinished tasks name a worker, so this reads the worker index, not the table.
     workers = set(db.session.scalars(select(c.worker).where(c.worker.is_not(None))
                                      .distinct()))
@@ -387,8 +477,9 @@ def _take_back(config, census: presence.Census) -> tuple[list, list]:
     reasons = {**{t.id: f"re-queued: no progress for {limit}s" for t in stuck},
                **{t.id: "re-queued: its worker stopped" for t in orphans}}
     abandoned = list({t.id: t for t in [*stuck, *orphans]}.values())
-    too_often = [t for t in abandoned
-                 if t.state == STARTED and t.attempts > config["REPLY_MAX_RETRIES"]]
+    # A canceled task is not run again: it ends (canceled) like one tried too often.
+    too_often = [t for t in abandoned if t.state == STARTED and (
+        t.attempts > config["REPLY_MAX_RETRIES"] or t.canceled_at is not None)]
     return _requeue([t for t in abandoned if t not in too_often], reasons), too_often
 
 

@@ -100,6 +100,13 @@ PUBLIC_STATE = {"PENDING": "PENDING", "STARTED": "PENDING", "SUCCESS": "SUCCESS"
                 "FAILURE": "FAILURE"}
 STAGE = {"PENDING": "queued", "STARTED": "running", "SUCCESS": "succeeded",
          "FAILURE": "failed"}
+CANCELED_STAGE = {"STARTED": "canceling", "FAILURE": "canceled"}
+
+
+def stage_of(task) -> str:
+    if task.canceled_at is not None:
+        return CANCELED_STAGE.get(task.state, STAGE[task.state])
+    return STAGE[task.state]
 
 
 class StatusQuerySchema(Schema):
@@ -113,9 +120,10 @@ class TaskStatusSchema(Schema):
         lambda task: PUBLIC_STATE[task.state],
         metadata={"enum": ["PENDING", "SUCCESS", "FAILURE"],
                   "description": "PENDING while queued, running or waiting to retry."})
-    stage = fields.Function(lambda task: STAGE[task.state], metadata={
-        "enum": ["queued", "running", "succeeded", "failed"],
-        "description": "Finer than `state`: whether a PENDING task is queued or running."})
+    stage = fields.Function(stage_of, metadata={
+        "enum": ["queued", "running", "canceling", "succeeded", "failed", "canceled"],
+        "description": "Finer than `state`: whether a PENDING task is queued, running or "
+                       "stopping after a cancel; whether a FAILURE was a cancel."})
     task_id = fields.String(attribute="id")
     # A task about no conversation (kinds to come) has none.
     conversation_id = fields.Integer(allow_none=True)

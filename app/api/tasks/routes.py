@@ -1,5 +1,8 @@
-"""GET /api/tasks/{task_id}/events: any task's events (replies of every face,
-compaction) as Server-Sent Events, from the start or after Last-Event-ID."""
+"""Any task, whatever face or kind made it: GET /api/tasks/{task_id}/events, its events
+(replies of every face, compaction, dialog turns, jobs) as Server-Sent Events from the
+start or after Last-Event-ID; POST /api/tasks/{task_id}/cancel."""
+
+from types import SimpleNamespace
 
 from flask import jsonify, request
 from flask.views import MethodView
@@ -13,7 +16,7 @@ from app.streaming import (DIALOG_EVENTS, event_stream_response, renderer_for,
                            sse_response, task_relay)
 
 blp = FaceBlueprint("task_events", __name__, url_prefix="/api/tasks",
-                    description="Any task's progress as Server-Sent Events.")
+                    description="Any task's progress as Server-Sent Events; cancel.")
 LAST_EVENT_ID = {"in": "header", "name": "Last-Event-ID", "required": False,
                  "schema": {"type": "string"},
                  "description": "Resume after this event (the `id` of the last one you got); "
@@ -41,6 +44,24 @@ class TaskEvents(MethodView):
         if final is not None and not events.task_events().exists(task_id):
             return _expired(task, final)
         return sse_response(task_relay(org_id, task_id, after, renderer_for(task.kind)))
+
+
+@blp.route("/<task_id>/cancel")
+class TaskCancel(MethodView):
+    @blp.errors(404, 409)
+    @blp.response(200, schemas.CancelSchema)
+    def post(self, task_id):
+        """Cancel a task
+
+        Queued, or waiting behind an earlier question: it ends at once (FAILURE, stage
+        `canceled`) and the conversation's later questions go on. Running: it stops at
+        its next streamed chunk and stores no partial reply (`result: canceling`).
+        Finished: 409. Watchers of its events get an `error` event with code
+        `canceled`."""
+        org_id = current_org()
+        result = tasks.cancel(org_id, task_id)
+        task = tasks.get_task(org_id, task_id)
+        return SimpleNamespace(**task._asdict(), result=result)
 
 
 def _resume_point() -> str:

@@ -1,9 +1,10 @@
-"""The task events face's shapes: its one JSON answer besides errors, the 410 of a
-finished task whose events have expired."""
+"""The task face's shapes: a cancel's answer, and the 410 of a finished task whose
+events have expired."""
 
 from marshmallow import Schema, fields
 
 from app.api.face import ErrorSchema
+from app.api.polling.schemas import TaskStatusSchema
 
 
 class OutcomeSchema(Schema):
@@ -18,3 +19,14 @@ class EventsExpiredSchema(ErrorSchema):
     task_id = fields.String(required=True)
     state = fields.String(required=True, metadata={"enum": ["SUCCESS", "FAILURE"]})
     outcome = fields.Nested(OutcomeSchema, required=True)
+
+
+class CancelSchema(TaskStatusSchema):
+    """The task's status once cancel was asked, and what cancel did."""
+
+    result = fields.String(required=True, metadata={
+        "enum": ["canceled", "canceling"],
+        "description": "canceled: it was queued or waiting its turn and has ended (state "
+                       "FAILURE, stage canceled); canceling: it is running and stops at "
+                       "its next streamed chunk, storing nothing (stage canceling, then "
+                       "canceled)."})

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from app.models import Message, Task
 from app.models.base import utcnow
-from app.services import presence, replies, tasks
+from app.services import events, presence, replies, tasks
 from tests.support.data import ask
 from tests.support.work import WORKER, answer
 from tests.support.work import fail as fail_task
@@ -430,3 +430,44 @@ def test_sweep_fails_a_task_abandoned_too_often(app, db, task_id):
     task = fresh_task(db, task_id)
     assert result["failed"] == 1
     assert task.state == "FAILURE" and "worker stopped" in task.error
+
+
+# -- cancel --------------------------------------------------------------------------------
+
+
+def test_a_task_canceled_while_it_runs_ends_canceled_when_it_finishes(app, db, org_key,
+                                                                      task_id):
+    # Its worker never saw the flag (no chunk after it, or Redis was down): the row says
+    # it, and finishing stores nothing.
+    held = tasks.claim(task_id, WORKER)
+    assert tasks.cancel(org_key["org_id"], task_id) == tasks.STOPPING
+
+    finished = tasks.finish(held, tasks.SUCCESS, write=lambda: "stored")
+
+    assert (finished.canceled, finished.written) == (True, None)
+    task = fresh_task(db, task_id)
+    assert (task.state, task.error) == ("FAILURE", tasks.CANCELED_ERROR)
+    assert agent_replies_to(db, task.message_id) == []
+    again = tasks.finish(held, tasks.SUCCESS, write=lambda: "stored")
+    assert (again.repeated, again.canceled, again.written) == (True, True, None)
+
+
+def test_a_task_canceled_while_it_runs_is_not_given_back_for_a_retry(app, db, org_key,
+                                                                     task_id):
+    held = tasks.claim(task_id, WORKER)
+    tasks.cancel(org_key["org_id"], task_id)
+
+    assert tasks.release(held, "the model is overloaded") is False
+    assert fresh_task(db, task_id).state == "FAILURE"
+    assert tasks.claim(task_id, WORKER) is None
+
+
+def test_the_cancel_flag_stops_the_content_writer_at_its_next_chunk(app, org_key,
+                                                                     task_id):
+    write = events.task_events().content_writer(task_id)
+    write("first words")
+    tasks.claim(task_id, WORKER)
+    tasks.cancel(org_key["org_id"], task_id)
+
+    with pytest.raises(events.TaskCanceled):
+        write("next words")
