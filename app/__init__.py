@@ -56,6 +56,7 @@ def _register_faces(app: Flask) -> None:
     """Each face is a FaceBlueprint (app/api/face.py); registering it brings its routes,
     its error body and its part of the OpenAPI document."""
     from app import extensions
+    from app.api.batches.routes import blp as batches
     from app.api.conversation_service.routes import blp as conversation_service
     from app.api.face import ErrorSchema
     from app.api.dialog_sessions.routes import blp as dialog_sessions
@@ -74,6 +75,7 @@ def _register_faces(app: Flask) -> None:
         rest_api.spec.components.security_scheme(name, scheme)
     rest_api.register_blueprint(polling)
     rest_api.register_blueprint(task_events)
+    rest_api.register_blueprint(batches)
     rest_api.register_blueprint(dialogues)
     rest_api.register_blueprint(conversation_service)
     rest_api.register_blueprint(dialog_sessions)

@@ -145,6 +145,10 @@ class Config:
     # How long a token lives, in seconds (revoking its key ends it sooner).
     JWT_TTL_SECONDS = _env_int("PARLEY_JWT_TTL", 900)
     MAX_QUESTION_CHARS = 10_000
+    # A batch (POST /api/batches): its requests, and its body's bytes (the one body
+    # allowed over PARLEY_MAX_BODY_BYTES).
+    BATCH_MAX_REQUESTS = _env_int("PARLEY_BATCH_MAX_REQUESTS", 10_000)
+    BATCH_MAX_BODY_BYTES = _env_int("PARLEY_BATCH_MAX_BODY_BYTES", 64 * 1_048_576)
 
     LLM_PROVIDER = os.environ.get("PARLEY_LLM") or default_llm()
     ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY")

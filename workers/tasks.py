@@ -10,8 +10,8 @@ from celery.exceptions import Reject
 from flask import current_app
 
 from app import broker
-from app.services import (briefing_turns, dialog_sessions, jobs, lifecycle, presence,
-                          replies, summaries, task_kinds, tasks)
+from app.services import (batches, briefing_turns, dialog_sessions, jobs, lifecycle,
+                          presence, replies, summaries, task_kinds, tasks)
 from app.services.lifecycle import TaskKind
 from workers.agents import briefing, data_set_qa, summariser
 from workers.agents import jobs as job_agent
@@ -52,11 +52,17 @@ reply = kind_task(replies.KIND, data_set_qa.answer)
 compact = kind_task(summaries.KIND, summariser.summarize)
 briefing_turn = kind_task(briefing_turns.KIND, briefing.take_turn)
 job = kind_task(jobs.KIND, job_agent.run_job, max_tokens="JOB_MAX_TOKENS")
+batch_reply = kind_task(batches.KIND, data_set_qa.answer)
 
 
 @shared_task(name=task_kinds.SWEEP_TASK)
 def sweep() -> dict:
-    return tasks.sweep(broker)
+    return {**tasks.sweep(broker), "batches_completed": batches.settle()}
+
+
+@shared_task(name=batches.PUBLISH_TASK)
+def publish_batch(batch_id: int) -> dict:
+    return {"published": batches.publish(batch_id)}
 
 
 @shared_task(name=task_kinds.EXPIRE_SESSIONS_TASK)

@@ -1,5 +1,6 @@
 """SQLAlchemy 2 typed models, one module per aggregate."""
 
+from app.models.batches import Batch, BatchRequest
 from app.models.chat_sessions import ChatSession, LanguageModel
 from app.models.conversations import Conversation, Message
 from app.models.data_sets import DataSet, Document, Passage
@@ -7,6 +8,6 @@ from app.models.dialog_sessions import BriefingResource, DialogSession, Job
 from app.models.organizations import ApiKey, Organization
 from app.models.tasks import Task, TaskState
 
-__all__ = ["ApiKey", "BriefingResource", "ChatSession", "Conversation", "DataSet",
+__all__ = ["ApiKey", "Batch", "BatchRequest", "BriefingResource", "ChatSession", "Conversation", "DataSet",
            "DialogSession", "Document", "Job", "LanguageModel", "Message", "Organization",
            "Passage", "Task", "TaskState"]

@@ -30,6 +30,8 @@ class Task(db.Model):
         Index("ix_tasks_state_updated_at", "state", "updated_at"),
         # A conversation's line of questions: who must wait, who is next.
         Index("ix_tasks_conversation_id_message_id", "conversation_id", "message_id"),
+        # A batch's counts, and whether any of its requests is unfinished.
+        Index("ix_tasks_batch_id_state", "batch_id", "state"),
     )
 
     # Also the Celery task id, so Flower and our table name the same thing.
@@ -59,3 +61,5 @@ class Task(db.Model):
     # message's place in the conversation's line (one task per message).
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), unique=True)
+    # The batch the task's question came in, if any.
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))

@@ -53,6 +53,9 @@ class TaskKind:
     # The `end` event's data read back from what store wrote (task row -> data), for
     # when the stream lost it; by default tasks.outcome's (the reply's ids and usage).
     final: Callable[[Any], dict] | None = None
+    # Called once a delivery has ended the task (succeeded, failed or canceled), after
+    # its commit: what the kind does next (a batch sees whether it is complete).
+    finished: Callable[[Claim], None] | None = None
 
     def outcome(self, task) -> tuple[str, dict] | None:
         """A finished task's terminal event from the database (tasks.outcome), its
@@ -100,11 +103,21 @@ def run(kind: TaskKind, task_id: str, produce: Produce, worker: str,
         return None
     claimed_at = time.monotonic()
     try:
-        return _run_claimed(kind, held, produce, config, retries, claimed_at)
+        retry = _run_claimed(kind, held, produce, config, retries, claimed_at)
     except Exception as exc:  # whatever escaped the steps: the task still ends
         if database_unavailable(exc):
             return _give_back_for_later(config, held, exc, retries)
-        return _fail(held, exc)
+        retry = _fail(held, exc)
+    if retry is None and kind.finished is not None:
+        _after_finish(kind, held)
+    return retry
+
+
+def _after_finish(kind: TaskKind, held: Claim) -> None:
+    try:
+        with_database(lambda: kind.finished(held))
+    except Exception as exc:  # the task has ended whatever this says; the sweep follows up
+        log.warning("task %s: what follows its end failed: %s", held.task_id, exc)
 
 
 def _run_claimed(kind: TaskKind, held: Claim, produce: Produce, config, retries: int,

@@ -8,7 +8,7 @@ replies.py does), one line in KINDS below, its agent (workers/agents) and its en
 point in workers/tasks.py. The lifecycle does the rest.
 """
 
-from app.services import briefing_turns, jobs, replies, summaries, tasks
+from app.services import batches, briefing_turns, jobs, replies, summaries, tasks
 from app.services.lifecycle import TaskKind
 
 MAINTENANCE_QUEUE = "maintenance"
@@ -16,9 +16,11 @@ MAINTENANCE_QUEUE = "maintenance"
 SWEEP_TASK = "parley.sweep"
 EXPIRE_SESSIONS_TASK = "parley.expire_dialog_sessions"
 PERIODIC_TASKS = (SWEEP_TASK, EXPIRE_SESSIONS_TASK)
+# Upkeep a request asks for: a batch's tasks published by a worker.
+UPKEEP_TASKS = (*PERIODIC_TASKS, batches.PUBLISH_TASK)
 
 KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (
-    replies.KIND, summaries.KIND, briefing_turns.KIND, jobs.KIND)}
+    replies.KIND, summaries.KIND, briefing_turns.KIND, jobs.KIND, batches.KIND)}
 # Every queue a worker consumes unless told otherwise (`--queues`).
 QUEUES = tuple(dict.fromkeys([*(kind.queue for kind in KINDS.values()), MAINTENANCE_QUEUE]))
 
@@ -32,4 +34,4 @@ def outcome(task) -> tuple[str, dict] | None:
 def routes() -> dict:
     """Celery's task_routes: each task to its kind's queue."""
     return {**{kind.task: {"queue": kind.queue} for kind in KINDS.values()},
-            **{task: {"queue": MAINTENANCE_QUEUE} for task in PERIODIC_TASKS}}
+            **{task: {"queue": MAINTENANCE_QUEUE} for task in UPKEEP_TASKS}}

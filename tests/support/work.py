@@ -8,7 +8,8 @@ WORKER = "test-host:1:worker"
 
 
 def answer(task_id: str, text: str = "They index embeddings.", model: str = "claude-x",
-           input_tokens: int = 12, output_tokens: int = 5) -> ReplyInput | None:
+           input_tokens: int = 12, output_tokens: int = 5,
+           kind=replies.KIND) -> ReplyInput | None:
     """Run the reply task (claim, gather, store and finish), the model answering `text`;
     the input the agent was handed, or None when there was nothing to do (not its turn
     yet, or finished)."""
@@ -18,7 +19,7 @@ def answer(task_id: str, text: str = "They index embeddings.", model: str = "cla
         handed.append(work)
         return Result(text, model, input_tokens, output_tokens)
 
-    lifecycle.run(replies.KIND, task_id, model_answers, WORKER)
+    lifecycle.run(kind, task_id, model_answers, WORKER)
     return handed[0] if handed else None
 
 

@@ -50,9 +50,12 @@ def known(app, client, auth, org_key, conversation_id, data_set_id) -> dict:
     message_id = client.get(f"/dialogue/{dialogue_id}/messages",
                             headers=auth).get_json()["items"][0]["id"]
     dialog = _confirmed_dialog_session(client, auth)
+    batch = client.post("/api/batches", headers=auth, json={"requests": [
+        {"custom_id": "a", "data_set_id": data_set_id, "question_message": "Hi?"}]}
+    ).get_json()["id"]
     return {"path": {"data_set_id": [data_set_id], "conversation_id": [conversation_id],
                      "task_id": [expired, streamed], "dialogue_id": [dialogue_id],
-                     "message_id": [message_id], **dialog},
+                     "message_id": [message_id], "batch_id": [batch], **dialog},
             # The conversation service's, with a conversation made by another face.
             "query": {"org_id": [org_key["org_id"]], "conversation_id": [dialogue_id]}}
 

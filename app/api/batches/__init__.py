@@ -1,0 +1,1 @@
+"""Batches: many questions in one request, their status and their results."""
