@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import parley_home
+from app.services.batches import QUEUE as BATCH_QUEUE
 
 STOP_TIMEOUT_SECONDS = 20
 # A child that exits is started again after a delay that doubles while it keeps exiting
@@ -99,12 +100,16 @@ def _commands(host: str, port: int, concurrency: int, home: Path) -> list[list[s
     # A thread pool's Python code runs on one core at a time: one worker process per
     # core, sharing the reply slots.
     processes = int(os.environ.get("PARLEY_WORKER_PROCESSES", os.cpu_count() or 1))
+    worker = [python, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool",
+              "threads", "--task-events", "--loglevel", "INFO"]
+    # Batch work has a worker of its own, so a batch never takes the slots of
+    # interactive replies.
     workers = [
-        [python, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool", "threads",
-         "--concurrency", str(max(1, concurrency // processes)),
-         "--task-events", "--loglevel", "INFO",
-         "--hostname", f"parley-{n}@%h"]
-        for n in range(processes)]
+        *([*worker, "--concurrency", str(max(1, concurrency // processes)),
+           "--exclude-queues", BATCH_QUEUE, "--hostname", f"parley-{n}@%h"]
+          for n in range(processes)),
+        [*worker, "--concurrency", os.environ.get("PARLEY_BATCH_CONCURRENCY", "100"),
+         "--queues", BATCH_QUEUE, "--hostname", "parley-batch@%h"]]
     return [
         # Its settings (gthread, PARLEY_WEB_THREADS threads...) are the production ones.
         [python, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "app.wsgi:app",
