@@ -89,10 +89,12 @@ def gunicorn(app: str, port: int, env: dict, name: str, workers: int = 2, thread
 
 
 def celery_worker(app: str, env: dict, name: str, concurrency: int,
-                  queues: str | None = None):
-    """A worker of `app`, consuming `queues`, or every queue the app declares."""
+                  queues: str | None = None, exclude: str | None = None):
+    """A worker of `app`, consuming `queues`, or every queue the app declares but
+    `exclude`."""
     command = [sys.executable, "-m", "celery", "-A", app, "worker", "--pool", "threads",
                "--concurrency", str(concurrency), *(["--queues", queues] if queues else []),
+               *(["--exclude-queues", exclude] if exclude else []),
                "--loglevel", "INFO", "--without-gossip", "--without-mingle",
                "--without-heartbeat", "--hostname", f"{name}-{secrets.token_hex(3)}@%h"]
     return process(command, env, name, ready=log_says(" ready."))

@@ -24,10 +24,12 @@ from celery import Celery
 from bench.harness import (REDIS_URL, ROOT, bench_database, celery_worker, env_for,
                            flush_redis, free_port, gunicorn, log_says, lua_headers, machine,
                            median, percentile, plain_url, post_json, process, report, wrk)
+from app.services.batches import QUEUE as BATCH_QUEUE
 from bench.guard import injection_guard
 from bench.streaming import first_content, first_token, open_streams
 
 ROUNDS = int(os.environ.get("PARLEY_BENCH_ROUNDS", 3))
+BATCH_SLOTS = int(os.environ.get("PARLEY_BATCH_CONCURRENCY", 100))
 WORKER_PROCESSES = int(os.environ.get("PARLEY_WORKER_PROCESSES", os.cpu_count() or 1))
 WRK_SECONDS = int(os.environ.get("PARLEY_BENCH_SECONDS", 5))
 QUESTION = "Does FiberUP Business Duplex include an SLA?"
@@ -81,13 +83,19 @@ def parley_worker(env: dict, concurrency: int):
 @contextmanager
 def parley_workers(env: dict, slots: int):
     """One worker node: a worker process per core, sharing the slots between them, as
-    `parley up` runs it (a thread pool's Python code runs on one core at a time)."""
+    `parley up` runs it (a thread pool's Python code runs on one core at a time), and
+    like it leaving the batch queue to a worker of its own (batch_worker)."""
     processes = WORKER_PROCESSES
     with ExitStack() as stack:
         for n in range(processes):
             stack.enter_context(celery_worker("workers.celery_app", env, f"parley-worker-{n}",
-                                              slots // processes))
+                                              slots // processes, exclude=BATCH_QUEUE))
         yield
+
+
+def batch_worker(env: dict, slots: int = BATCH_SLOTS):
+    """The batch queue's own worker, as `parley up` runs it."""
+    return celery_worker("workers.celery_app", env, "parley-batch", slots, queues=BATCH_QUEUE)
 
 
 def bare_worker(env: dict, concurrency: int):
@@ -403,11 +411,19 @@ def _watch(port: int, api_key: str, conversation_id: int, wait: int) -> tuple[in
             time.sleep(POLL_EVERY)
 
 
+def _batches():
+    from bench import batches  # it imports this module
+    return batches
+
+
 BENCHMARKS = {"in_flight": in_flight, "enqueue": enqueue_and_status,
               "status": enqueue_and_status, "round_trip": round_trip,
               "deep_history": deep_history, "first_content": first_content,
               "open_streams": open_streams, "first_token": first_token,
-              "injection_guard": injection_guard, "long_poll": long_poll}
+              "injection_guard": injection_guard, "long_poll": long_poll,
+              "batch_accept": lambda: _batches().batch_accept(),
+              "batch_through": lambda: _batches().batch_through(),
+              "interactive_under_batch": lambda: _batches().interactive_under_batch()}
 
 
 def main(names: list[str]) -> None:

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import bindparam, case, exists, func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, select, update
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import Batch, BatchRequest, Conversation, DataSet, Message, Task
 from app.models.base import new_uuid, public_id, utcnow
 from app.models.conversations import ENDED
-from app.services import conversations, events, presence, replies, tasks
+from app.services import bulk, conversations, events, presence, replies, tasks
 from app.services.lifecycle import TaskKind
 from app.services.tasks import FAILURE, PENDING, STARTED, SUCCESS, UNFINISHED, Claim
 
@@ -128,8 +128,9 @@ def submit(org_id: str, requests: list[Request], failures: list[dict],
         org_id, [r.data_set_id for r in requests if r.data_set_id is not None], now)
     placed = _place_questions(requests, existing, new_conversations)
     message_ids = _insert_questions(placed, now)
-    task_ids = _insert_tasks(org_id, batch_id, placed, message_ids, existing, now)
-    db.session.execute(insert(_requests), [
+    _take_positions(existing)
+    task_ids = _insert_tasks(org_id, batch_id, placed, message_ids, now)
+    bulk.insert_rows(_requests, [
         {"batch_id": batch_id, "position": request.index, "custom_id": request.custom_id,
          "task_id": task_id} for request, task_id in zip(requests, task_ids)])
     db.session.commit()
@@ -176,14 +177,12 @@ def _unknown_targets(org_id: str, requests: list[Request], existing: dict) -> li
 def _create_conversations(org_id: str, data_set_ids: list[int], now) -> list[int]:
     """One new conversation per request naming a data set, each with its question's
     two positions taken; their ids, in order."""
-    if not data_set_ids:
-        return []
-    return list(db.session.scalars(
-        insert(_conversations).returning(_conversations.c.id, sort_by_parameter_order=True),
-        [{"org_id": org_id, "public_id": public_id("conv"), "data_set_id": data_set_id,
-          "last_seq": 2, "started_at": now, "updated_at": now, "thread_count": 0,
-          "status": "active", "tags": [], "state": {}, "metadata": {}}
-         for data_set_id in data_set_ids]))
+    rows = [{"org_id": org_id, "public_id": public_id("conv"), "data_set_id": data_set_id,
+             "last_seq": 2, "started_at": now, "updated_at": now, "thread_count": 0,
+             "status": "active", "tags": [], "state": {}, "metadata": {}}
+            for data_set_id in data_set_ids]
+    ids = dict(bulk.insert_rows(_conversations, rows, returning=("public_id", "id")))
+    return [ids[row["public_id"]] for row in rows]
 
 
 @dataclass(frozen=True)
@@ -197,8 +196,7 @@ class _Placed:
 def _place_questions(requests: list[Request], existing: dict,
                      new_conversations: list[int]) -> list[_Placed]:
     """Each question's conversation and position: in an existing conversation the next
-    free ones in input order (a question, then its reply's), taken in one statement;
-    in a new one, the first."""
+    free ones in input order (a question, then its reply's); in a new one, the first."""
     last_seq = {conversation_id: found[0] for conversation_id, found in existing.items()}
     new = iter(new_conversations)
     placed = []
@@ -209,31 +207,39 @@ def _place_questions(requests: list[Request], existing: dict,
         last_seq[request.conversation_id] += 2
         placed.append(_Placed(request.conversation_id, last_seq[request.conversation_id] - 1,
                               existing[request.conversation_id][1], request.question))
-    taken = {cid: seq for cid, seq in last_seq.items() if seq != existing[cid][0]}
-    if taken:
-        c = _conversations.c
-        db.session.execute(update(_conversations).where(c.id.in_(list(taken)))
-                           .values(last_seq=case(taken, value=c.id), updated_at=utcnow()))
     return placed
 
 
+def _take_positions(existing: dict) -> None:
+    """The existing conversations' counters moved past the questions just stored (and
+    their replies' slots), in one statement."""
+    if existing:
+        c, m = _conversations.c, _messages.c
+        db.session.execute(
+            update(_conversations).where(c.id.in_(list(existing)))
+            .values(last_seq=select(func.max(m.seq) + 1).where(m.conversation_id == c.id)
+                    .scalar_subquery(), updated_at=utcnow()))
+
+
 def _insert_questions(placed: list[_Placed], now) -> list[int]:
-    return list(db.session.scalars(
-        insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True),
-        [{"conversation_id": p.conversation_id, "seq": p.seq, "role": "user", "text": p.text,
-          "public_id": public_id("msg"), "data_set_id": p.data_set_id, "created_at": now}
-         for p in placed]))
+    """The questions, in one statement; their ids, in order."""
+    ids = {(row.conversation_id, row.seq): row.id for row in bulk.insert_rows(
+        _messages, [{"conversation_id": p.conversation_id, "seq": p.seq, "role": "user",
+                     "text": p.text, "public_id": public_id("msg"),
+                     "data_set_id": p.data_set_id, "created_at": now} for p in placed],
+        returning=("id", "conversation_id", "seq"))}
+    return [ids[p.conversation_id, p.seq] for p in placed]
 
 
 def _insert_tasks(org_id: str, batch_id: int, placed: list[_Placed], message_ids: list[int],
-                  existing: dict, now) -> list[str]:
+                  now) -> list[str]:
     """A task per question, all left unpublished: the publisher sends the heads of
     their conversations' lines (a question behind an unfinished one waits its turn)."""
     task_ids = [new_uuid() for _ in placed]
-    db.session.execute(insert(_tasks), [
+    bulk.insert_rows(_tasks, [
         {"id": task_id, "org_id": org_id, "kind": KIND.name, "state": PENDING, "attempts": 0,
          "conversation_id": p.conversation_id, "message_id": message_id, "batch_id": batch_id,
-         "published_at": None, "created_at": now, "updated_at": now}
+         "created_at": now, "updated_at": now}
         for task_id, p, message_id in zip(task_ids, placed, message_ids)])
     return task_ids
 
