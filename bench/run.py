@@ -110,9 +110,15 @@ class Client:
         self.headers = {"X-API-Key": api_key, "Content-Type": "application/json"}
 
     def call(self, method: str, path: str, body=None) -> dict:
-        self.connection.request(method, path, body=json.dumps(body) if body else None,
-                                headers=self.headers)
-        response = self.connection.getresponse()
+        payload = json.dumps(body) if body else None
+        try:
+            self.connection.request(method, path, body=payload, headers=self.headers)
+            response = self.connection.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the idle keep-alive connection: once more on a new one.
+            self.connection.close()
+            self.connection.request(method, path, body=payload, headers=self.headers)
+            response = self.connection.getresponse()
         payload = json.loads(response.read())
         if response.status >= 300:
             raise RuntimeError(f"{method} {path}: {response.status} {payload}")
