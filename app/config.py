@@ -149,6 +149,8 @@ class Config:
     # allowed over PARLEY_MAX_BODY_BYTES).
     BATCH_MAX_REQUESTS = _env_int("PARLEY_BATCH_MAX_REQUESTS", 10_000)
     BATCH_MAX_BODY_BYTES = _env_int("PARLEY_BATCH_MAX_BODY_BYTES", 64 * 1_048_576)
+    # How much lower the CPU priority of a worker of the batch queue alone is (nice).
+    BATCH_NICE = _env_int("PARLEY_BATCH_NICE", 10)
 
     LLM_PROVIDER = os.environ.get("PARLEY_LLM") or default_llm()
     ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY")

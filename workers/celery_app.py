@@ -2,10 +2,13 @@
 
 import logging
 
-from celery.signals import worker_init, worker_shutdown
+import os
+
+from celery.signals import celeryd_after_setup, worker_init, worker_shutdown
 
 from app import create_app
 from app.services import language_models
+from app.services.batches import QUEUE as BATCH_QUEUE
 from app.services.presence import Heartbeat
 from workers import tasks
 from workers.llm import get_provider
@@ -30,6 +33,16 @@ def prepare_worker(**_) -> None:
         _heartbeat.append(Heartbeat(client, config["WORKER_HEARTBEAT_INTERVAL"]).start())
     get_provider(config)
     warn_of_deprecated_models(flask_app)
+
+
+@celeryd_after_setup.connect
+def yield_to_interactive_work(instance, **_) -> None:
+    """A worker of the batch queue alone runs at a lower CPU priority
+    (PARLEY_BATCH_NICE): on a node it shares with the API and the interactive workers,
+    a batch takes the CPU they leave, so a question asked meanwhile is answered about as
+    fast as on an idle node."""
+    if set(instance.app.amqp.queues.consume_from) == {BATCH_QUEUE}:
+        os.nice(flask_app.config["BATCH_NICE"])
 
 
 @worker_shutdown.connect

@@ -128,7 +128,7 @@ def submit(org_id: str, requests: list[Request], failures: list[dict],
         org_id, [r.data_set_id for r in requests if r.data_set_id is not None], now)
     placed = _place_questions(requests, existing, new_conversations)
     message_ids = _insert_questions(placed, now)
-    _take_positions(existing)
+    _take_positions(existing, placed)
     task_ids = _insert_tasks(org_id, batch_id, placed, message_ids, now)
     bulk.insert_rows(_requests, [
         {"batch_id": batch_id, "position": request.index, "custom_id": request.custom_id,
@@ -146,7 +146,7 @@ def _lock_conversations(org_id: str, ids: set[int]) -> dict[int, tuple]:
     found = db.session.execute(
         select(_conversations.c.id, _conversations.c.last_seq, _conversations.c.data_set_id,
                _conversations.c.status)
-        .where(_conversations.c.id.in_(sorted(ids)), *conversations.shared_by(org_id))
+        .where(bulk.ids_in(_conversations.c.id, sorted(ids)), *conversations.shared_by(org_id))
         .order_by(_conversations.c.id).with_for_update()).all()
     return {row.id: (row.last_seq, row.data_set_id, row.status) for row in found}
 
@@ -210,15 +210,14 @@ def _place_questions(requests: list[Request], existing: dict,
     return placed
 
 
-def _take_positions(existing: dict) -> None:
-    """The existing conversations' counters moved past the questions just stored (and
-    their replies' slots), in one statement."""
-    if existing:
-        c, m = _conversations.c, _messages.c
-        db.session.execute(
-            update(_conversations).where(c.id.in_(list(existing)))
-            .values(last_seq=select(func.max(m.seq) + 1).where(m.conversation_id == c.id)
-                    .scalar_subquery(), updated_at=utcnow()))
+def _take_positions(existing: dict, placed: list[_Placed]) -> None:
+    """The existing conversations' counters moved past the questions just placed in
+    them (and their replies' slots), in one statement."""
+    last_seq = {}
+    for question in placed:
+        if question.conversation_id in existing:
+            last_seq[question.conversation_id] = question.seq + 1
+    bulk.set_values(_conversations, "last_seq", last_seq)
 
 
 def _insert_questions(placed: list[_Placed], now) -> list[int]:
