@@ -24,6 +24,7 @@ class DataSets(MethodView):
         """List the organization's data sets"""
         return data_sets.list_data_sets(current_org())
 
+    @blp.idempotent
     @blp.arguments(schemas.DataSetCreateSchema)
     @blp.response(201, schemas.DataSetSchema)
     def post(self, body):
@@ -50,6 +51,7 @@ class Documents(MethodView):
 
     # Two ways in, which flask-smorest's @arguments cannot express together: the
     # request body is documented here and parsed by _document_from().
+    @blp.idempotent
     @blp.doc(requestBody={"required": True, "content": {
         "application/json": {"schema": schemas.DocumentCreateSchema},
         "multipart/form-data": {"schema": schemas.DocumentUploadSchema}}})
@@ -65,6 +67,7 @@ class Documents(MethodView):
 
 @blp.route("/conversations")
 class Conversations(MethodView):
+    @blp.idempotent
     @blp.errors(404)
     @blp.arguments(schemas.ConversationCreateSchema)
     @blp.response(201, schemas.ConversationSchema)
@@ -87,6 +90,7 @@ class ConversationById(MethodView):
         return conversations.get_history_page(current_org(), conversation_id,
                                               limit, before)
 
+    @blp.idempotent
     @blp.errors(404, 409)
     @blp.arguments(schemas.QuestionSchema)
     @blp.response(202, schemas.TaskAcceptedSchema)
