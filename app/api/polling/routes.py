@@ -49,9 +49,9 @@ class Documents(MethodView):
         """List a data set's documents"""
         return data_sets.list_documents(current_org(), data_set_id)
 
+    @blp.idempotent
     # Two ways in, which flask-smorest's @arguments cannot express together: the
     # request body is documented here and parsed by _document_from().
-    @blp.idempotent
     @blp.doc(requestBody={"required": True, "content": {
         "application/json": {"schema": schemas.DocumentCreateSchema},
         "multipart/form-data": {"schema": schemas.DocumentUploadSchema}}})
