@@ -213,6 +213,13 @@ class Config:
     # A job's reply may be as long as its text: its model calls get this many tokens.
     JOB_MAX_TOKENS = _env_int("PARLEY_JOB_MAX_TOKENS", 8192)
 
+    # Idempotent submits (app/services/idempotency.py): how long a key is kept from its
+    # first use, and how long a key may stay in progress before the next request with it
+    # takes it over (its first request's process is taken for dead; a request is a
+    # transaction and a publish, far shorter).
+    IDEMPOTENCY_TTL_SECONDS = _env_int("PARLEY_IDEMPOTENCY_TTL", 86_400)
+    IDEMPOTENCY_TAKEOVER_SECONDS = _env_int("PARLEY_IDEMPOTENCY_TAKEOVER", 60)
+
     API_TITLE = "Parley"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

@@ -10,8 +10,8 @@ from celery.exceptions import Reject
 from flask import current_app
 
 from app import broker
-from app.services import (batches, briefing_turns, dialog_sessions, jobs, lifecycle,
-                          presence, replies, summaries, task_kinds, tasks)
+from app.services import (batches, briefing_turns, dialog_sessions, idempotency, jobs,
+                          lifecycle, presence, replies, summaries, task_kinds, tasks)
 from app.services.lifecycle import TaskKind
 from workers.agents import briefing, data_set_qa, summariser
 from workers.agents import jobs as job_agent
@@ -67,7 +67,9 @@ def publish_batch(batch_id: int) -> dict:
 
 @shared_task(name=task_kinds.EXPIRE_SESSIONS_TASK)
 def expire_dialog_sessions() -> dict:
-    return {"expired": dialog_sessions.expire_idle()}
+    """The expiries: idle dialog sessions, and idempotency keys past their 24 hours."""
+    return {"expired": dialog_sessions.expire_idle(),
+            "idempotency_keys_deleted": idempotency.delete_expired()}
 
 
 def check_every_kind_has_an_entry_point() -> None:

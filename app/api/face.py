@@ -11,22 +11,28 @@ A FaceBlueprint gives each face what every face would otherwise repeat:
 
 A view declares only the errors that are its own: @blp.errors(404, 409). A read a
 client polls can be made conditional: @blp.conditional (an ETag, and 304 Not Modified
-for If-None-Match).
+for If-None-Match). A POST that creates something is made idempotent with
+@blp.idempotent (an `Idempotency-Key` header: a retry gets the first answer again).
 """
 
+import logging
 from collections.abc import Callable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass, field
-from functools import wraps
+from functools import partial, wraps
 from http import HTTPStatus
 
-from flask import request
+from flask import Response, current_app, make_response, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+from werkzeug.exceptions import HTTPException
 
-from app.auth import SECURITY, require_caller
-from app.errors import error_body, register_error_shape
+from app.auth import SECURITY, current_org, require_caller
+from app.errors import ParleyError, error_body, register_error_shape
+from app.services import idempotency
 from app.validation import JSONParser
+
+log = logging.getLogger(__name__)
 
 # What any operation can answer: no or a bad key, the database unreachable.
 ALWAYS = (401, 503)
@@ -47,6 +53,29 @@ IF_NONE_MATCH = {"in": "header", "name": "If-None-Match", "required": False,
 NOT_MODIFIED = {"description": "Not Modified: the representation If-None-Match names is "
                                "still the current one (no body; the ETag again).",
                 "headers": {"ETag": {"schema": {"type": "string"}}}}
+
+IDEMPOTENCY_KEY = {
+    "in": "header", "name": "Idempotency-Key", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_CHARS,
+               "pattern": idempotency.KEY_PATTERN},
+    "description": "Any string of yours (a UUID is a good one), new for each new request: "
+                   "sent again with the same request within 24 hours, the first answer "
+                   "is replayed (Idempotent-Replayed: true) and nothing is created again. "
+                   "The same key with another request: 422 (400 where the face answers "
+                   "bad input so); while the first is still being handled: 409."}
+REPLAYED_HEADER = "Idempotent-Replayed"
+REPLAYED = {REPLAYED_HEADER: {
+    "description": "`true` when this is the answer recorded for an earlier request with "
+                   "the same Idempotency-Key, replayed.",
+    "schema": {"type": "string", "enum": ["true"]}}}
+# What an Idempotency-Key can answer: malformed (400), in use (409), reused (422).
+IDEMPOTENCY_ERRORS = (400, 409, 422)
+# Answered before the key is looked at: never a replay.
+NOT_REPLAYED = (401, 413, *WEB_SERVER_ERRORS)
+# The headers of an answer a replay repeats (X-Task-Id: the task a streamed answer
+# relays, announced by the view).
+REPLAYED_HEADERS = ("Content-Type", "Location", "X-Task-Id")
+TASK_HEADER = "X-Task-Id"
 
 # (status, message, errors, code) -> the body of an error response.
 ErrorBody = Callable[[int, str, dict | None, str | None], dict]
@@ -149,13 +178,58 @@ class FaceBlueprint(Blueprint):
         wrapper._apidoc = {**deepcopy(getattr(func, "_apidoc", {})), "conditional": True}
         return wrapper
 
+    @staticmethod
+    def idempotent(func=None, *, stream: Callable[..., Response] | None = None):
+        """Make a POST that creates something idempotent: sent with an `Idempotency-Key`
+        header, it runs once per organization and key, and a retry gets the first answer
+        again with `Idempotent-Replayed: true` (app/services/idempotency.py has the
+        rules). Put it above every other decorator of the view: @blp.idempotent.
+
+        A view answering with a stream of a task's events names the task in the
+        X-Task-Id header, and passes `stream`: called as stream(task_id, **view_args)
+        on a replay, it relays that task's events again from the start (no new task).
+        Documented in OpenAPI on the operation: the header, the replay header, 409, 422."""
+        if func is None:
+            return partial(FaceBlueprint.idempotent, stream=stream)
+
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            key = request.headers.get("Idempotency-Key")
+            if key is None:
+                return func(*args, **kwargs)
+            taken = idempotency.begin(current_org(), idempotency.check_key(key),
+                                      _fingerprint())
+            if isinstance(taken, idempotency.Answer):
+                return _replay(taken, stream, kwargs)
+            try:
+                response = make_response(func(*args, **kwargs))
+            except (ParleyError, HTTPException) as exc:
+                # An answer all the same (a 4xx is kept): made by the error handlers.
+                idempotency.end_request_transaction()
+                response = current_app.make_response(current_app.handle_user_exception(exc))
+            except BaseException:
+                idempotency.release(taken)
+                raise
+            return _record(taken, response, stream is not None)
+
+        wrapper._apidoc = {**deepcopy(getattr(func, "_apidoc", {})), "idempotent": True}
+        return wrapper
+
     def _prepare_face_doc(self, doc: dict, doc_info: dict, **_) -> dict:
         """Runs after flask-smorest's own steps, for each operation of the face."""
-        statuses = self._error_statuses(doc, doc_info.get("manual_doc", {}),
-                                        doc_info.get("face_errors", ()))
+        manual_doc = doc_info.get("manual_doc", {})
+        idempotent = doc_info.get("idempotent", False)
+        statuses = self._error_statuses(
+            doc, manual_doc, (*doc_info.get("face_errors", ()),
+                              *(IDEMPOTENCY_ERRORS if idempotent else ())))
         doc["security"] = SECURITY
         if self.guard is not None:
             doc.setdefault("parameters", []).extend(deepcopy(self.guard.parameters))
+        if idempotent:
+            # A view's own parameters replace the list: the header goes in theirs then.
+            parameters = manual_doc["parameters"] if "parameters" in manual_doc else \
+                doc.setdefault("parameters", [])
+            parameters.append(deepcopy(IDEMPOTENCY_KEY))
         responses = doc.setdefault("responses", {})
         if doc_info.get("conditional"):
             doc.setdefault("parameters", []).append(dict(IF_NONE_MATCH))
@@ -171,6 +245,13 @@ class FaceBlueprint(Blueprint):
         for status, description in WEB_SERVER_ERRORS.items():
             responses[status] = _error_response(description, ErrorSchema)
         responses["default"] = _error_response(DEFAULT_DESCRIPTION, self.error_format.schema)
+        if idempotent:
+            # A response the view documents by hand (an event stream) gets the header
+            # too: flask-smorest merges the view's own over this one.
+            for status in [*responses, *manual_doc.get("responses", {})]:
+                if _replayable(status):
+                    responses.setdefault(status, {}).setdefault("headers", {}).update(
+                        deepcopy(REPLAYED))
         return doc
 
     def _error_statuses(self, doc: dict, manual_doc: dict, declared) -> set[int]:
@@ -184,6 +265,55 @@ class FaceBlueprint(Blueprint):
         if any(parameter.get("in") == "query" for parameter in doc.get("parameters", [])):
             statuses.update(QUERY_ERRORS)
         return {self.error_format.status_of(status) for status in statuses}
+
+
+def _fingerprint() -> str:
+    """The request's fingerprint: what a retry must repeat to be the same request."""
+    content_type, body = idempotency.canonical_content(
+        request.mimetype, request.mimetype_params, request.get_data(cache=True))
+    return idempotency.fingerprint(request.method, request.path,
+                                   list(request.args.items(multi=True)), content_type, body)
+
+
+def _record(taken: idempotency.Hold, response: Response, streams: bool) -> Response:
+    """Record the answer under the key, if it is kept; else release the key."""
+    if not idempotency.keeps(response.status_code):
+        idempotency.release(taken)
+        return response
+    body, task_id = None, None
+    if response.is_streamed:
+        task_id = response.headers.get(TASK_HEADER)
+        if task_id is None or not streams:
+            # A stream cannot be recorded, only the task it relays, with a way to relay it.
+            log.error("%s %s streamed an answer without X-Task-Id or @blp.idempotent's "
+                      "stream: its Idempotency-Key is released", request.method, request.path)
+            idempotency.release(taken)
+            return response
+    else:
+        body = response.get_data()
+    headers = {name: response.headers[name] for name in REPLAYED_HEADERS
+               if name in response.headers}
+    idempotency.complete(taken, idempotency.Answer(response.status_code, headers, body,
+                                                   task_id))
+    return response
+
+
+def _replay(answer: idempotency.Answer, stream, view_args: dict) -> Response:
+    if answer.task_id is not None and stream is not None:
+        response = stream(answer.task_id, **view_args)
+    else:
+        response = Response(answer.body or b"", status=answer.status, headers=answer.headers)
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def _replayable(status) -> bool:
+    """Whether the answer with this status may be a replay (documented so)."""
+    if not str(status).isdigit():
+        return False
+    status = int(status)
+    return 200 <= status < 300 or (400 <= status and idempotency.keeps(status)
+                                   and status not in NOT_REPLAYED)
 
 
 def _error_response(description: str, schema: type[Schema]) -> dict:

@@ -5,9 +5,10 @@ from app.models.chat_sessions import ChatSession, LanguageModel
 from app.models.conversations import Conversation, Message
 from app.models.data_sets import DataSet, Document, Passage
 from app.models.dialog_sessions import BriefingResource, DialogSession, Job
+from app.models.idempotency_keys import IdempotencyKey
 from app.models.organizations import ApiKey, Organization
 from app.models.tasks import Task, TaskState
 
-__all__ = ["ApiKey", "Batch", "BatchRequest", "BriefingResource", "ChatSession", "Conversation", "DataSet",
-           "DialogSession", "Document", "Job", "LanguageModel", "Message", "Organization",
-           "Passage", "Task", "TaskState"]
+__all__ = ["ApiKey", "Batch", "BatchRequest", "BriefingResource", "ChatSession",
+           "Conversation", "DataSet", "DialogSession", "Document", "IdempotencyKey", "Job",
+           "LanguageModel", "Message", "Organization", "Passage", "Task", "TaskState"]

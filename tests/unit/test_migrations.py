@@ -11,7 +11,7 @@ from app.services import data_sets, organizations
 from app.services.search import search_passages
 
 TABLES = {"organizations", "api_keys", "data_sets", "documents", "passages", "conversations",
-          "messages", "tasks"}
+          "messages", "tasks", "idempotency_keys", "batches", "batch_requests"}
 
 
 def schema_drift(db) -> list:

@@ -24,8 +24,16 @@ _TOP_LEVEL = {"requests", "metadata"}
 _request_schema = schemas.BatchRequestSchema()
 
 
+@blp.before_request
+def _batches_may_be_large() -> None:
+    """A batch's body may exceed PARLEY_MAX_BODY_BYTES (set before anything reads it,
+    the idempotency key's check included)."""
+    request.max_content_length = current_app.config["BATCH_MAX_BODY_BYTES"]
+
+
 @blp.route("")
 class Batches(MethodView):
+    @blp.idempotent
     @blp.doc(requestBody={"required": True, "content": {
         "application/json": {"schema": schemas.BatchCreateSchema},
         NDJSON: {"schema": {"type": "string", "description": "one request object per line"}},
@@ -38,7 +46,6 @@ class Batches(MethodView):
         is 422 listing the failing lines (index, custom_id, field; the first 100) and
         nothing is stored. Accepted, the batch is stored at once and its questions
         answered as fast as the model allows."""
-        request.max_content_length = current_app.config["BATCH_MAX_BODY_BYTES"]
         lines, metadata = _submitted(request)
         return batches.submit(current_org(), *_checked(lines), metadata)
 

@@ -2,7 +2,7 @@
 organization as `org_id` in the query; each view is one call into app.services, and
 stream_chat relays the reply's task events as Server-Sent Events."""
 
-from flask import request
+from flask import Response, request
 from flask.views import MethodView
 
 from app.api.conversation_service import schemas
@@ -39,6 +39,7 @@ blp = FaceBlueprint("conversation_service", __name__, url_prefix="/api", errors=
 
 @blp.route("/conversation/create")
 class CreateConversation(MethodView):
+    @blp.idempotent
     @blp.arguments(schemas.ChatConversationCreateSchema)
     @blp.response(201, schemas.ChatConversationSchema)
     def post(self, body):
@@ -68,6 +69,7 @@ class ConversationWithSessions(MethodView):
 
 @blp.route("/conversation/create_session")
 class CreateSession(MethodView):
+    @blp.idempotent
     @blp.errors(404)
     @blp.arguments(schemas.SessionCreateSchema)
     @blp.response(201, schemas.SessionSchema)
@@ -80,8 +82,16 @@ class CreateSession(MethodView):
                                             body["model_id"])
 
 
+def chat_stream(task_id: str) -> Response:
+    """The reply's events as SSE, the task named in X-Task-Id (a replay's too)."""
+    response = sse_response(task_relay(current_org(), task_id))
+    response.headers["X-Task-Id"] = task_id
+    return response
+
+
 @blp.route("/conversation/stream_chat")
 class StreamChat(MethodView):
+    @blp.idempotent(stream=chat_stream)
     @blp.doc(responses={200: event_stream_response(
         "Server-Sent Events: `start` (task_id, user_message_id, message_id), `content` "
         "({text}, in order), then `end` (message_id, usage) or `error` (message). Every "
@@ -96,7 +106,7 @@ class StreamChat(MethodView):
         not stop it: it is stored all the same."""
         posted = chat_sessions.post_message(current_org(), body["chat_session_id"],
                                             body["message"])
-        return sse_response(task_relay(current_org(), posted.task_id))
+        return chat_stream(posted.task_id)
 
 
 @blp.route("/conversation/messages")

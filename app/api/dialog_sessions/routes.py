@@ -4,6 +4,7 @@ app.services; a turn's answer is its task's events relayed as the spec's SSE eve
 
 from http import HTTPStatus
 
+from flask import Response
 from flask.views import MethodView
 
 from app.api.dialog_sessions import schemas
@@ -49,6 +50,7 @@ TURN_EVENTS = (
 
 @blp.route("/dialog-sessions")
 class DialogSessions(MethodView):
+    @blp.idempotent
     @blp.errors(429)
     @blp.arguments(schemas.DialogSessionCreateSchema)
     @blp.response(200, schemas.DialogSessionCreatedSchema)
@@ -71,8 +73,19 @@ class DialogSession(MethodView):
         return dialog_sessions.view(dialog_sessions.owned(current_caller(), session_id))
 
 
+def turn_stream(task_id: str, session_id: str) -> Response:
+    """A turn's events as the face sends them, opening with its task and session (also
+    in X-Task-Id); a replay's too."""
+    opening = typed(FROM_START, "start", {"task_id": task_id, "session_id": session_id})
+    response = sse_response(task_relay(current_caller().org_id, task_id, render=typed_frame,
+                                       opening=opening))
+    response.headers["X-Task-Id"] = task_id
+    return response
+
+
 @blp.route("/dialog-sessions/<session_id>/messages")
 class Turns(MethodView):
+    @blp.idempotent(stream=turn_stream)
     @blp.doc(responses={200: event_stream_response(TURN_EVENTS, names=DIALOG_EVENTS)})
     @blp.errors(403, 404, 409, 429)
     @blp.arguments(schemas.TurnSchema)
@@ -81,13 +94,9 @@ class Turns(MethodView):
 
         422 when the message looks like a prompt injection (nothing is stored); 429 when
         the session's message limit is reached (confirm or cancel it)."""
-        caller = current_caller()
-        task_id = dialog_sessions.post_message(caller, session_id, body["message"])
-        opening = typed(FROM_START, "start", {"task_id": task_id, "session_id": session_id})
-        response = sse_response(task_relay(caller.org_id, task_id, render=typed_frame,
-                                           opening=opening))
-        response.headers["X-Task-Id"] = task_id
-        return response
+        task_id = dialog_sessions.post_message(current_caller(), session_id,
+                                               body["message"])
+        return turn_stream(task_id, session_id)
 
 
 @blp.route("/dialog-sessions/<session_id>/briefing-preview")
@@ -101,6 +110,7 @@ class BriefingPreview(MethodView):
 
 @blp.route("/dialog-sessions/<session_id>/confirm")
 class Confirm(MethodView):
+    @blp.idempotent
     @blp.errors(403, 404, 409)
     @blp.arguments(schemas.ConfirmSchema)
     @blp.response(200, schemas.ConfirmedSchema)
@@ -182,6 +192,7 @@ def _resource_routes(kind: str, path: str, in_schema, out_schema) -> None:
     page_schema = schemas.page_schema(out_schema, f"{kind.title().replace('_', '')}Page")
 
     class Collection(MethodView):
+        @blp.idempotent
         @blp.doc(summary=f"Add a {name}")
         @blp.arguments(in_schema)
         @blp.response(201, out_schema)

@@ -43,6 +43,7 @@ class Dialogues(MethodView):
         """List dialogues, newest first by default, with a `next` cursor"""
         return dialogues.list_dialogues(current_org(), **filters)
 
+    @blp.idempotent
     @blp.errors(404, 409)
     @blp.arguments(schemas.DialogueCreateSchema)
     @blp.response(201, schemas.DialogueSchema)
@@ -126,6 +127,7 @@ class DialogueMessage(MethodView):
 @blp.route("/<string:dialogue_id>/<string:action>", parameters=[
     {"in": "path", "name": "action", "schema": {"type": "string", "enum": list(ACTIONS)}}])
 class DialogueAction(MethodView):
+    @blp.idempotent
     @blp.errors(400, 404)
     @blp.response(200, schemas.DialogueSchema)
     @blp.alt_response(202, schema=schemas.CompactAcceptedSchema,

@@ -35,8 +35,10 @@ class DialogueErrorSchema(Schema):
 
 
 def dialogue_error(status: int, message: str, errors: dict | None, code: str | None) -> dict:
-    body = {"code": code or ERROR_CODES.get(status, "INTERNAL_ERROR"), "message": message,
-            "requestId": current_request_id()}
+    """The spec's error body. Its codes are upper case: one the core names in lower case,
+    as the faces share it (idempotency_key_reused), is shown so (IDEMPOTENCY_KEY_REUSED)."""
+    code = (code or ERROR_CODES.get(status, "INTERNAL_ERROR")).upper()
+    body = {"code": code, "message": message, "requestId": current_request_id()}
     if errors:
         body["errors"] = errors
     return body

@@ -24,6 +24,7 @@ class DataSets(MethodView):
         """List the organization's data sets"""
         return data_sets.list_data_sets(current_org())
 
+    @blp.idempotent
     @blp.arguments(schemas.DataSetCreateSchema)
     @blp.response(201, schemas.DataSetSchema)
     def post(self, body):
@@ -48,6 +49,7 @@ class Documents(MethodView):
         """List a data set's documents"""
         return data_sets.list_documents(current_org(), data_set_id)
 
+    @blp.idempotent
     # Two ways in, which flask-smorest's @arguments cannot express together: the
     # request body is documented here and parsed by _document_from().
     @blp.doc(requestBody={"required": True, "content": {
@@ -65,6 +67,7 @@ class Documents(MethodView):
 
 @blp.route("/conversations")
 class Conversations(MethodView):
+    @blp.idempotent
     @blp.errors(404)
     @blp.arguments(schemas.ConversationCreateSchema)
     @blp.response(201, schemas.ConversationSchema)
@@ -87,6 +90,7 @@ class ConversationById(MethodView):
         return conversations.get_history_page(current_org(), conversation_id,
                                               limit, before)
 
+    @blp.idempotent
     @blp.errors(404, 409)
     @blp.arguments(schemas.QuestionSchema)
     @blp.response(202, schemas.TaskAcceptedSchema)

@@ -1,14 +1,15 @@
 """The dialog sessions' work as the worker and beat are configured to run it: the
-expiry of idle sessions is on beat's schedule, on the maintenance queue; turns and
-jobs have their entry points, jobs on a queue of their own."""
+expiry of idle sessions (and of idempotency keys) is on beat's schedule, on the
+maintenance queue; turns and jobs have their entry points, jobs on a queue of their
+own."""
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from app.models import DialogSession
+from app.models import DialogSession, IdempotencyKey
 from app.models.base import utcnow
-from app.services import dialog_sessions, task_kinds
+from app.services import dialog_sessions, idempotency, task_kinds
 from app.services.organizations import Caller
 
 
@@ -37,6 +38,20 @@ def test_the_beat_task_marks_idle_sessions_expired(app, db, org_key):
                        .values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
 
-    assert expire_dialog_sessions.apply().get() == {"expired": 1}
+    assert expire_dialog_sessions.apply().get()["expired"] == 1
     assert dialog_sessions.owned(caller, idle).status == "expired"
     assert dialog_sessions.owned(caller, fresh).status == "active"
+
+
+def test_the_beat_task_deletes_expired_idempotency_keys(app, db, org_key):
+    from workers.tasks import expire_dialog_sessions
+
+    fingerprint = idempotency.fingerprint("POST", "/api/data_sets", [], "", b"")
+    for key in ("old", "fresh"):
+        idempotency.begin(org_key["org_id"], key, fingerprint)
+    db.session.execute(update(IdempotencyKey).where(IdempotencyKey.key == "old")
+                       .values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+
+    assert expire_dialog_sessions.apply().get()["idempotency_keys_deleted"] == 1
+    assert db.session.scalars(select(IdempotencyKey.key)).all() == ["fresh"]

@@ -223,3 +223,21 @@ def test_batches_are_listed_newest_first_by_cursor(client, auth, other_auth, dat
     assert client.get(f"/api/batches/{made[0]}", headers=other_auth).status_code == 404
     assert client.get(f"/api/batches/{made[0]}/results",
                       headers=other_auth).status_code == 404
+
+
+def test_a_batch_submitted_twice_with_one_idempotency_key_is_stored_once(client, auth,
+                                                                          data_set_id):
+    requests = [{"custom_id": f"i{n}", "data_set_id": data_set_id,
+                 "question_message": "Hi?"} for n in range(3)]
+    keyed = {**auth, "Idempotency-Key": "nightly-2026-11-28"}
+    first = client.post("/api/batches", json={"requests": requests}, headers=keyed)
+    before = rows()
+
+    again = client.post("/api/batches", json={"requests": requests}, headers=keyed)
+    other = client.post("/api/batches", json={"requests": requests[:1]}, headers=keyed)
+
+    assert first.status_code == again.status_code == 202
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert other.status_code == 422
+    assert rows() == before
