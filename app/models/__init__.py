@@ -6,7 +6,9 @@ from app.models.data_sets import DataSet, Document, Passage
 from app.models.dialog_sessions import BriefingResource, DialogSession, Job
 from app.models.organizations import ApiKey, Organization
 from app.models.tasks import Task, TaskState
+from app.models.webhooks import Webhook, WebhookCallback, WebhookDelivery, WebhookEvent
 
 __all__ = ["ApiKey", "BriefingResource", "ChatSession", "Conversation", "DataSet",
            "DialogSession", "Document", "Job", "LanguageModel", "Message", "Organization",
-           "Passage", "Task", "TaskState"]
+           "Passage", "Task", "TaskState", "Webhook", "WebhookCallback", "WebhookDelivery",
+           "WebhookEvent"]

@@ -49,6 +49,10 @@ class Task(db.Model):
     # Set when the task is enqueued and cleared if the broker refused it; the sweep
     # publishes rows left NULL.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A queued task's next attempt is not due before this time (a retry's backoff).
+    # A wait longer than a Celery retry may take leaves the task unpublished, and the
+    # sweep publishes it once this time has come.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow,
                                                  onupdate=utcnow)
