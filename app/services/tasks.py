@@ -24,7 +24,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, case, exists, insert, null, select, update
@@ -54,6 +54,7 @@ class Claim:
     attempt: int
     conversation_id: int | None
     message_id: int | None
+    kind: str | None = None
 
 
 # (task id, kind) of a task to publish once the caller's transaction commits.
@@ -95,7 +96,7 @@ _CLAIM = (
     .values(state=STARTED, attempts=_tasks.c.attempts + 1, worker=bindparam("worker"),
             error=None, updated_at=bindparam("now"))
     .returning(_tasks.c.org_id, _tasks.c.attempts, _tasks.c.conversation_id,
-               _tasks.c.message_id))
+               _tasks.c.message_id, _tasks.c.kind))
 _FINISH = (
     update(_tasks).where(_held(bindparam("task_id"), bindparam("attempt")))
     .values(state=bindparam("state"), error=bindparam("error"), worker=None,
@@ -236,17 +237,24 @@ def claim(task_id: str, worker: str) -> Claim | None:
     return Claim(task_id, *claimed) if claimed else None
 
 
-def release(held: Claim, error: str) -> bool:
+def release(held: Claim, error: str, *, retry_at: datetime | None = None,
+            by_sweep: bool = False, write: Callable[[], object] | None = None) -> bool:
     """Back to PENDING, if this claim still holds the task, so that a later delivery
-    can claim it; the error says why. The task keeps its place: later questions of its
-    conversation go on waiting. It counts as published now: if its message is lost,
-    the sweep sends it again."""
+    can claim it; the error says why, `retry_at` when it is due, `write()` records what
+    the kind keeps of the failed attempt. The task keeps its place: later questions of
+    its conversation go on waiting. It counts as published now: if its message is lost,
+    the sweep sends it again. `by_sweep`: no message is sent; the task stays unpublished
+    and the sweep publishes it at `retry_at` (a wait longer than a Celery retry's)."""
     db.session.rollback()  # whatever failed before may have left the transaction aborted
     now = utcnow()
     released = db.session.execute(update(_tasks).where(_held(held.task_id, held.attempt))
-                                  .values(state=PENDING, worker=presence.this_worker(),
-                                          error=error[:2000], published_at=now,
-                                          updated_at=now)).rowcount
+                                  .values(state=PENDING,
+                                          worker=None if by_sweep else presence.this_worker(),
+                                          error=error[:2000],
+                                          published_at=None if by_sweep else now,
+                                          not_before=retry_at, updated_at=now)).rowcount
+    if released and write is not None:
+        write()
     db.session.commit()
     return bool(released)
 
@@ -288,16 +296,17 @@ def _hand_over_and_commit(held: Claim) -> Handover:
     return handover
 
 
-def fail(held: Claim, error: str) -> bool:
-    """End the task FAILURE, if the claim still holds it, say so on its event stream,
-    and hand over to its conversation's next question. False when the claim was lost."""
+def fail(held: Claim, error: str, write: Callable[[], object] | None = None) -> bool:
+    """End the task FAILURE, if the claim still holds it (with `write()`, what the kind
+    records of it), say so on its event stream, and hand over to its conversation's
+    next question. False when the claim was lost."""
     db.session.rollback()  # whatever failed before may have left the transaction aborted
-    finished = finish(held, FAILURE, error)
+    finished = finish(held, FAILURE, error, write)
     if finished is None:
         return False
     events.task_events().append(held.task_id, events.ERROR, {"task_id": held.task_id,
                                                              "message": error[:2000]})
-    publish_handover(finished.handover)
+    publish_after(finished)
     return True
 
 
@@ -314,6 +323,11 @@ def hand_over(conversation_id: int | None, message_id: int | None) -> Handover:
 def publish_handover(handover: Handover) -> None:
     if handover:
         publish(*handover)
+
+
+def publish_after(finished: Finished) -> None:
+    """What a finished task's commit queued."""
+    publish_handover(finished.handover)
 
 
 def lock_conversation(conversation_id: int | None) -> None:
@@ -346,7 +360,7 @@ def sweep(broker=None) -> dict:
     db.session.commit()
     for task in too_often:
         fail(Claim(task.id, task.org_id, task.attempts, task.conversation_id,
-                   task.message_id), "gave up: its worker stopped during each of its attempts")
+                   task.message_id, task.kind), "gave up: its worker stopped during each of its attempts")
     if stranded:
         broker.restore(stranded)
     published = sum(publish(task_id, kind) for task_id, kind in [*lost, *requeued])
@@ -414,7 +428,8 @@ def _lost(config, redis_was_reset: bool) -> list:
     c = _tasks.c
     visibility = config["CELERY"]["broker_transport_options"]["visibility_timeout"]
     never_sent = (c.published_at.is_(None)) & (c.created_at < now - timedelta(
-        seconds=config["UNPUBLISHED_GRACE_SECONDS"]))
+        seconds=config["UNPUBLISHED_GRACE_SECONDS"])) & (
+        c.not_before.is_(None) | (c.not_before <= now))  # a retry waiting for its time
     # Marked published at `now` below, so a second batch does not take them again.
     sent_before = now if redis_was_reset else now - timedelta(seconds=visibility)
     query = (select(c.id, c.kind)
