@@ -62,6 +62,7 @@ def _register_faces(app: Flask) -> None:
     from app.api.dialogues.routes import blp as dialogues
     from app.api.polling.routes import blp as polling
     from app.api.tasks.routes import blp as task_events
+    from app.api.webhooks.routes import blp as webhooks
     from app.auth import SECURITY_SCHEMES
 
     # Through the module: the name `api` in this package is the app.api subpackage.
@@ -74,6 +75,7 @@ def _register_faces(app: Flask) -> None:
         rest_api.spec.components.security_scheme(name, scheme)
     rest_api.register_blueprint(polling)
     rest_api.register_blueprint(task_events)
+    rest_api.register_blueprint(webhooks)
     rest_api.register_blueprint(dialogues)
     rest_api.register_blueprint(conversation_service)
     rest_api.register_blueprint(dialog_sessions)

@@ -207,6 +207,18 @@ class Config:
     # A job's reply may be as long as its text: its model calls get this many tokens.
     JOB_MAX_TOKENS = _env_int("PARLEY_JOB_MAX_TOKENS", 8192)
 
+    # Webhooks (app/services/webhooks.py): how long a receiver may take to answer; the
+    # first wait before a failed delivery is tried again, doubling up to the longest
+    # wait, for as long as the waits add up to the retry window (24 h).
+    WEBHOOK_TIMEOUT_SECONDS = _env_float("PARLEY_WEBHOOK_TIMEOUT", 10.0)
+    WEBHOOK_BACKOFF_SECONDS = _env_float("PARLEY_WEBHOOK_BACKOFF", 30.0)
+    WEBHOOK_BACKOFF_MAX_SECONDS = _env_float("PARLEY_WEBHOOK_BACKOFF_MAX", 14_400.0)
+    WEBHOOK_RETRY_SECONDS = _env_float("PARLEY_WEBHOOK_RETRY_WINDOW", 86_400.0)
+    # Webhooks and callbacks may go to loopback, private and link-local addresses (a
+    # receiver on your own network); never to cloud metadata addresses.
+    WEBHOOKS_ALLOW_PRIVATE = os.environ.get("PARLEY_WEBHOOKS_ALLOW_PRIVATE",
+                                            "").lower() in ("1", "true", "yes")
+
     API_TITLE = "Parley"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

@@ -33,7 +33,7 @@ from app.errors import NotFound
 from app.extensions import db
 from app.models import Conversation, Message, Task, TaskState
 from app.models.base import new_uuid, utcnow
-from app.services import events, presence
+from app.services import events, presence, webhook_events
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +264,7 @@ class Finished:
     written: object  # what the result's write returned (a reply's `end` event data)
     handover: Handover  # the conversation's next question, to publish now
     repeated: bool = False  # finished before: a commit whose answer was lost
+    deliveries: tuple[str, ...] = ()  # webhook deliveries of its end, to publish now
 
 
 def finish(held: Claim, state: str, error: str | None = None,
@@ -287,7 +288,8 @@ def finish(held: Claim, state: str, error: str | None = None,
             return None
         return Finished(None, _hand_over_and_commit(held), repeated=True)
     written = write() if write is not None else None
-    return Finished(written, _hand_over_and_commit(held))
+    deliveries = webhook_events.task_finished(held, state, error)
+    return Finished(written, _hand_over_and_commit(held), deliveries=tuple(deliveries))
 
 
 def _hand_over_and_commit(held: Claim) -> Handover:
@@ -326,8 +328,10 @@ def publish_handover(handover: Handover) -> None:
 
 
 def publish_after(finished: Finished) -> None:
-    """What a finished task's commit queued."""
+    """What a finished task's commit queued: its hand-over and its webhook deliveries."""
     publish_handover(finished.handover)
+    for task_id in finished.deliveries:
+        publish(task_id, webhook_events.DELIVERY_KIND)
 
 
 def lock_conversation(conversation_id: int | None) -> None:
