@@ -406,8 +406,15 @@ def _take_back(config, census: presence.Census) -> tuple[list, list]:
                **{t.id: "re-queued: its worker stopped" for t in orphans}}
     abandoned = list({t.id: t for t in [*stuck, *orphans]}.values())
     too_often = [t for t in abandoned
-                 if t.state == STARTED and t.attempts > config["REPLY_MAX_RETRIES"]]
+                 if t.state == STARTED and t.attempts > _retries_allowed(config, t.kind)]
     return _requeue([t for t in abandoned if t not in too_often], reasons), too_often
+
+
+def _retries_allowed(config, kind: str) -> int:
+    """How many attempts beyond the first a task of `kind` may make."""
+    if kind == webhook_events.DELIVERY_KIND:
+        return len(webhook_events.schedule(config))
+    return config["REPLY_MAX_RETRIES"]
 
 
 def _requeue(abandoned: list, reasons: dict[str, str]) -> list[tuple[str, str]]:
@@ -431,9 +438,11 @@ def _lost(config, redis_was_reset: bool) -> list:
     now = utcnow()
     c = _tasks.c
     visibility = config["CELERY"]["broker_transport_options"]["visibility_timeout"]
-    never_sent = (c.published_at.is_(None)) & (c.created_at < now - timedelta(
-        seconds=config["UNPUBLISHED_GRACE_SECONDS"])) & (
-        c.not_before.is_(None) | (c.not_before <= now))  # a retry waiting for its time
+    # Unpublished past the grace of a publish after commit, or a retry whose wait
+    # (not_before) is over.
+    never_sent = c.published_at.is_(None) & (
+        (c.not_before.is_(None) & (c.created_at < now - timedelta(
+            seconds=config["UNPUBLISHED_GRACE_SECONDS"]))) | (c.not_before <= now))
     # Marked published at `now` below, so a second batch does not take them again.
     sent_before = now if redis_was_reset else now - timedelta(seconds=visibility)
     query = (select(c.id, c.kind)

@@ -108,6 +108,18 @@ def add_deliveries(org_id: str, event_type: str, data: dict,
     return task_ids
 
 
+def schedule(config) -> list[float]:
+    """The waits between a delivery's attempts: WEBHOOK_BACKOFF_SECONDS, doubling up to
+    WEBHOOK_BACKOFF_MAX_SECONDS, for as long as they add up to WEBHOOK_RETRY_SECONDS."""
+    waits, total = [], 0.0
+    wait = config["WEBHOOK_BACKOFF_SECONDS"]
+    while total + wait <= config["WEBHOOK_RETRY_SECONDS"]:
+        waits.append(wait)
+        total += wait
+        wait = min(wait * 2, config["WEBHOOK_BACKOFF_MAX_SECONDS"])
+    return waits
+
+
 def timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with a Z, as Standard Webhooks' payloads write it."""
     return moment.isoformat().replace("+00:00", "Z")

@@ -281,23 +281,11 @@ def _public_id_of(task_id: str) -> str:
 
 # -- the kind of work ---------------------------------------------------------------------
 
-def schedule(config) -> list[float]:
-    """The waits between a delivery's attempts: WEBHOOK_BACKOFF_SECONDS, doubling up to
-    WEBHOOK_BACKOFF_MAX_SECONDS, for as long as they add up to WEBHOOK_RETRY_SECONDS."""
-    waits, total = [], 0.0
-    wait = config["WEBHOOK_BACKOFF_SECONDS"]
-    while total + wait <= config["WEBHOOK_RETRY_SECONDS"]:
-        waits.append(wait)
-        total += wait
-        wait = min(wait * 2, config["WEBHOOK_BACKOFF_MAX_SECONDS"])
-    return waits
-
-
 def delivery_retry(config, attempt: int, retry_after: float | None) -> float | None:
     """The wait after a delivery's attempt `attempt` failed (its schedule's, or longer
     if the receiver asked with Retry-After, up to WEBHOOK_BACKOFF_MAX_SECONDS); None
     once the schedule is used up."""
-    waits = schedule(config)
+    waits = webhook_events.schedule(config)
     if attempt > len(waits):
         return None
     return max(waits[attempt - 1], min(retry_after or 0, config["WEBHOOK_BACKOFF_MAX_SECONDS"]))

@@ -94,7 +94,7 @@ def test_secrets_are_standard_webhooks_secrets():
 
 
 def test_the_default_schedule_doubles_from_30_s_to_4_h_within_24_h():
-    waits = webhooks.schedule(Config.__dict__)
+    waits = webhook_events.schedule(Config.__dict__)
 
     assert waits[:5] == [30, 60, 120, 240, 480]
     assert max(waits) == 14_400 and sum(waits) <= 86_400
@@ -106,7 +106,7 @@ def test_the_schedule_follows_its_settings():
     config = {"WEBHOOK_BACKOFF_SECONDS": 1, "WEBHOOK_BACKOFF_MAX_SECONDS": 4,
               "WEBHOOK_RETRY_SECONDS": 20}
 
-    assert webhooks.schedule(config) == [1, 2, 4, 4, 4, 4]
+    assert webhook_events.schedule(config) == [1, 2, 4, 4, 4, 4]
     assert webhooks.delivery_retry(config, 3, None) == 4
     assert webhooks.delivery_retry(config, 6, None) == 4
     assert webhooks.delivery_retry(config, 7, None) is None
@@ -299,8 +299,7 @@ def test_a_long_wait_is_left_to_the_sweep(app, org_key, receiver, sent):
     tasks.sweep()
     assert sent == []  # not yet due
     _db.session.execute(update(Task).where(Task.id == task_id)
-                        .values(not_before=utcnow() - timedelta(seconds=1),
-                                created_at=utcnow() - timedelta(hours=1)))
+                        .values(not_before=utcnow() - timedelta(seconds=1)))
     _db.session.commit()
     tasks.sweep()
     assert sent == [("parley.webhook", task_id)]
@@ -423,3 +422,20 @@ def test_redelivering_a_waiting_delivery_sends_it_now(app, client, auth, org_key
     assert again.get_json()["task_id"] == task_id and again.get_json()["status"] == "pending"
     assert again.get_json()["next_attempt_at"] is None
     assert sent == [("parley.webhook", task_id)]
+
+
+def test_a_delivery_abandoned_late_in_its_schedule_is_queued_again_not_failed(
+        app, org_key, sent):
+    """The sweep fails a task its workers abandoned more often than its kind retries: a
+    delivery's schedule, not REPLY_MAX_RETRIES."""
+    endpoint(org_key["org_id"], "https://93.184.215.14/hooks")
+    [task_id] = webhook_events.record_event(org_key["org_id"], "task.succeeded", {})
+    _db.session.execute(update(Task).where(Task.id == task_id).values(
+        state="STARTED", attempts=app.config["REPLY_MAX_RETRIES"] + 2,
+        worker="gone-host:1:dead"))
+    _db.session.commit()
+
+    result = tasks.sweep()
+
+    assert (result["abandoned"], result["failed"]) == (1, 0)
+    assert task_row(task_id).state == "PENDING"
