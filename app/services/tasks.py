@@ -364,7 +364,8 @@ def sweep(broker=None) -> dict:
     db.session.commit()
     for task in too_often:
         fail(Claim(task.id, task.org_id, task.attempts, task.conversation_id,
-                   task.message_id, task.kind), "gave up: its worker stopped during each of its attempts")
+                   task.message_id, task.kind),
+             "gave up: its worker stopped during each of its attempts")
     if stranded:
         broker.restore(stranded)
     published = sum(publish(task_id, kind) for task_id, kind in [*lost, *requeued])
