@@ -439,3 +439,10 @@ def test_a_delivery_abandoned_late_in_its_schedule_is_queued_again_not_failed(
 
     assert (result["abandoned"], result["failed"]) == (1, 0)
     assert task_row(task_id).state == "PENDING"
+
+
+def test_deliveries_run_on_a_queue_of_their_own_that_workers_consume(app):
+    routes = app.config["CELERY"]["task_routes"]
+
+    assert routes["parley.webhook"] == {"queue": "webhooks"}
+    assert "webhooks" in {queue.name for queue in app.config["CELERY"]["task_queues"]}
