@@ -446,3 +446,28 @@ def test_deliveries_run_on_a_queue_of_their_own_that_workers_consume(app):
 
     assert routes["parley.webhook"] == {"queue": "webhooks"}
     assert "webhooks" in {queue.name for queue in app.config["CELERY"]["task_queues"]}
+
+
+def test_a_jobs_end_sends_job_completed(app, client, auth, org_key, sent):
+    from tests.support.dialog_sessions import run_job_task
+
+    endpoint(org_key["org_id"], "https://93.184.215.14/jobs", ["job.completed"])
+    preset = client.post("/v1/presets", headers=auth, json={
+        "name": "Legal formal", "briefing": {"domain": "legal", "tone": "formal"}}
+    ).get_json()["id"]
+    session = client.post("/v1/dialog-sessions", headers=auth, json={
+        "mode": "translation", "text": "Der Vertrag gilt.",
+        "context": {"source_lang": "de", "target_lang": "en", "preset_id": preset}}
+    ).get_json()["session_id"]
+    job_id = client.post(f"/v1/dialog-sessions/{session}/confirm", headers=auth,
+                         json={}).get_json()["job_id"]
+    job = client.get(f"/v1/jobs/{job_id}", headers=auth).get_json()
+    sent.clear()
+
+    run_job_task(job["task_id"])
+
+    [(_, delivery_task)] = [call for call in sent if call[0] == "parley.webhook"]
+    payload = json.loads(delivery_of(delivery_task).payload)
+    assert payload["type"] == "job.completed"
+    assert payload["data"] == {"job_id": job_id, "task_id": job["task_id"],
+                               "status": "completed", "error": None}

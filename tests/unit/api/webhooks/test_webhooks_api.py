@@ -38,12 +38,13 @@ def test_the_organizations_webhooks_are_listed(client, auth, webhook, other_auth
 
 def test_a_webhook_is_changed_in_part(client, auth, webhook):
     changed = client.patch(f"/api/webhooks/{webhook['id']}", headers=auth, json={
-        "enabled": False, "events": ["task.failed"], "url": "https://93.184.215.14/v2"})
+        "enabled": False, "events": ["task.failed", "task.succeeded"],
+        "url": "https://93.184.215.14/v2"})
 
     assert changed.status_code == 200
     body = changed.get_json()
     assert (body["enabled"], body["events"], body["url"]) == (
-        False, ["task.failed"], "https://93.184.215.14/v2")
+        False, ["task.failed", "task.succeeded"], "https://93.184.215.14/v2")
     assert body["description"] == "CRM"
 
 
