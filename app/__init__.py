@@ -63,6 +63,7 @@ def _register_faces(app: Flask) -> None:
     from app.api.dialogues.routes import blp as dialogues
     from app.api.polling.routes import blp as polling
     from app.api.tasks.routes import blp as task_events
+    from app.api.webhooks.routes import blp as webhooks
     from app.auth import SECURITY_SCHEMES
 
     # Through the module: the name `api` in this package is the app.api subpackage.
@@ -76,6 +77,7 @@ def _register_faces(app: Flask) -> None:
     rest_api.register_blueprint(polling)
     rest_api.register_blueprint(task_events)
     rest_api.register_blueprint(batches)
+    rest_api.register_blueprint(webhooks)
     rest_api.register_blueprint(dialogues)
     rest_api.register_blueprint(conversation_service)
     rest_api.register_blueprint(dialog_sessions)

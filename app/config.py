@@ -219,6 +219,17 @@ class Config:
     # transaction and a publish, far shorter).
     IDEMPOTENCY_TTL_SECONDS = _env_int("PARLEY_IDEMPOTENCY_TTL", 86_400)
     IDEMPOTENCY_TAKEOVER_SECONDS = _env_int("PARLEY_IDEMPOTENCY_TAKEOVER", 60)
+    # Webhooks (app/services/webhooks.py): how long a receiver may take to answer; the
+    # first wait before a failed delivery is tried again, doubling up to the longest
+    # wait, for as long as the waits add up to the retry window (24 h).
+    WEBHOOK_TIMEOUT_SECONDS = _env_float("PARLEY_WEBHOOK_TIMEOUT", 10.0)
+    WEBHOOK_BACKOFF_SECONDS = _env_float("PARLEY_WEBHOOK_BACKOFF", 30.0)
+    WEBHOOK_BACKOFF_MAX_SECONDS = _env_float("PARLEY_WEBHOOK_BACKOFF_MAX", 14_400.0)
+    WEBHOOK_RETRY_SECONDS = _env_float("PARLEY_WEBHOOK_RETRY_WINDOW", 86_400.0)
+    # Webhooks and callbacks may go to loopback, private and link-local addresses (a
+    # receiver on your own network); never to cloud metadata addresses.
+    WEBHOOKS_ALLOW_PRIVATE = os.environ.get("PARLEY_WEBHOOKS_ALLOW_PRIVATE",
+                                            "").lower() in ("1", "true", "yes")
 
     API_TITLE = "Parley"
     API_VERSION = "v1"

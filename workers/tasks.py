@@ -11,19 +11,22 @@ from flask import current_app
 
 from app import broker
 from app.services import (batches, briefing_turns, dialog_sessions, idempotency, jobs,
-                          lifecycle, presence, replies, summaries, task_kinds, tasks)
+                          lifecycle, presence, replies, summaries, task_kinds, tasks,
+                          webhooks)
 from app.services.lifecycle import TaskKind
-from workers.agents import briefing, data_set_qa, summariser
+from workers.agents import briefing, data_set_qa, summariser, webhook_sender
 from workers.agents import jobs as job_agent
 from workers.llm import get_provider
 
 _entry_points: dict[str, object] = {}
 
 
-def kind_task(kind: TaskKind, agent, max_tokens: str = "LLM_MAX_TOKENS"):
+def kind_task(kind: TaskKind, agent, max_tokens: str = "LLM_MAX_TOKENS",
+              uses_model: bool = True):
     """The Celery task running `kind`'s tasks with `agent(input, provider, max_tokens,
-    on_text, on_event) -> Result` (`max_tokens`: the setting bounding its model calls);
-    a delivery that must be tried again is retried by Celery (so a waiting retry holds
+    on_text, on_event) -> Result` (`max_tokens`: the setting bounding its model calls;
+    an agent that calls no model, `uses_model=False`, is handed no provider); a
+    delivery that must be tried again is retried by Celery (so a waiting retry holds
     no worker slot, and shows in Flower)."""
 
     @shared_task(bind=True, name=kind.task, max_retries=None)
@@ -31,8 +34,8 @@ def kind_task(kind: TaskKind, agent, max_tokens: str = "LLM_MAX_TOKENS"):
         config = current_app.config
 
         def produce(work, on_text, on_event):
-            return agent(work, get_provider(config, work.model), config[max_tokens],
-                         on_text, on_event)
+            provider = get_provider(config, work.model) if uses_model else None
+            return agent(work, provider, config[max_tokens], on_text, on_event)
 
         retry = lifecycle.run(kind, task_id, produce, presence.this_worker(),
                               self.request.retries)
@@ -53,6 +56,7 @@ compact = kind_task(summaries.KIND, summariser.summarize)
 briefing_turn = kind_task(briefing_turns.KIND, briefing.take_turn)
 job = kind_task(jobs.KIND, job_agent.run_job, max_tokens="JOB_MAX_TOKENS")
 batch_reply = kind_task(batches.KIND, data_set_qa.answer)
+deliver_webhook = kind_task(webhooks.KIND, webhook_sender.deliver, uses_model=False)
 
 
 @shared_task(name=task_kinds.SWEEP_TASK)

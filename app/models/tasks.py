@@ -54,6 +54,10 @@ class Task(db.Model):
     # When cancel was asked for: a queued task ends FAILURE at once; a running one at
     # its next streamed chunk, or when it finishes (then storing nothing).
     canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A queued task's next attempt is not due before this time (a retry's backoff).
+    # A wait longer than a Celery retry may take leaves the task unpublished, and the
+    # sweep publishes it once this time has come.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow,
                                                  onupdate=utcnow)

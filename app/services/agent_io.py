@@ -142,3 +142,35 @@ class JobResult(Result):
     """A job's output: its text (Result.text) and what the job reports about it."""
 
     details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeliveryInput:
+    """A webhook message to send (app/services/webhooks.py): where, the secret that
+    signs it, its id (the webhook-id header) and its body exactly as it is signed.
+    `refused`: why it must not be sent at all (its endpoint was disabled or deleted)."""
+
+    url: str
+    secret: str
+    message_id: str
+    payload: str
+    timeout: float
+    allow_private: bool = False
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """How the receiver answered an attempt it accepted (2xx)."""
+
+    status_code: int
+
+
+class DeliveryError(TransientError):
+    """An attempt that failed but may succeed later: a timeout, a connection error, a
+    name that does not resolve, an answer other than 2xx (`status_code`)."""
+
+    def __init__(self, message: str, status_code: int | None = None,
+                 retry_after: float | None = None):
+        super().__init__(message, retry_after)
+        self.status_code = status_code

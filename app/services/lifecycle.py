@@ -23,11 +23,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 from app.errors import database_unavailable
 from app.extensions import db
+from app.models.base import utcnow
 from app.services import events, tasks
 from app.services.agent_io import PermanentError, Result, TransientError
 from app.services.tasks import Claim
@@ -56,6 +58,12 @@ class TaskKind:
     # Called once a delivery has ended the task (succeeded, failed or canceled), after
     # its commit: what the kind does next (a batch sees whether it is complete).
     finished: Callable[[Claim], None] | None = None
+    # When to try again after a transient error: (config, attempt, the error's
+    # retry_after) -> seconds, or None to give up; by default default_retry's.
+    retry: Callable[[Any, int, float | None], float | None] | None = None
+    # What the kind records of an attempt that failed (claim, error), written in the
+    # transaction that gives the task back or fails it (a delivery's answer).
+    attempt_failed: Callable[[Claim, Exception], None] | None = None
 
     def outcome(self, task) -> tuple[str, dict] | None:
         """A finished task's terminal event from the database (tasks.outcome), its
@@ -139,9 +147,9 @@ def _run_claimed(kind: TaskKind, held: Claim, produce: Produce, config, retries:
     except events.TaskCanceled:
         return _end_failed(held, tasks.CANCELED_ERROR)
     except TransientError as exc:
-        return _retry_or_give_up(config, held, exc)
+        return _retry_or_give_up(kind, config, held, exc)
     except PermanentError as exc:
-        return _end_failed(held, str(exc))
+        return _end_failed(held, str(exc), _recorder(kind, held, exc))
     except Exception as exc:
         return _fail(held, exc)
     return _store(kind, held, gathered.kept, result, config, claimed_at)
@@ -171,23 +179,45 @@ def _store(kind: TaskKind, held: Claim, kept, result: Result, config,
         return None
     if finished.canceled:  # canceled while it ran: its result is not stored
         tasks.announce_failure(held.task_id, tasks.CANCELED_ERROR, canceled=True)
-        tasks.publish_handover(finished.handover)
+        tasks.publish_after(finished)
         return None
     end = finished.written
     if finished.repeated:  # stored by a commit whose answer was lost
         end = kind.outcome(with_database(
             lambda: tasks.get_task(held.org_id, held.task_id)))[1]
     events.task_events().append(held.task_id, events.END, end)
-    tasks.publish_handover(finished.handover)
+    tasks.publish_after(finished)
     return None
 
 
-def _retry_or_give_up(config, held: Claim, exc: TransientError) -> RetryLater | None:
-    if held.attempt > config["REPLY_MAX_RETRIES"]:
-        return _end_failed(held, f"gave up after {held.attempt} attempts: {exc}")
-    if not _give_back(held, f"retrying after: {exc}"):
+def default_retry(config, attempt: int, retry_after: float | None) -> float | None:
+    """REPLY_MAX_RETRIES retries, with backoff."""
+    if attempt > config["REPLY_MAX_RETRIES"]:
         return None
-    return RetryLater(backoff(config, held.attempt - 1, exc.retry_after), exc)
+    return backoff(config, attempt - 1, retry_after)
+
+
+def _retry_or_give_up(kind: TaskKind, config, held: Claim,
+                      exc: TransientError) -> RetryLater | None:
+    """Give the task back to be tried again when its kind's retry policy says, or fail
+    it. A wait longer than a Celery retry may take (RETRY_BACKOFF_MAX, which the
+    broker's visibility timeout covers) is the sweep's: the task stays unpublished
+    until its time (tasks.not_before)."""
+    record = _recorder(kind, held, exc)
+    delay = (kind.retry or default_retry)(config, held.attempt, exc.retry_after)
+    if delay is None:
+        return _end_failed(held, f"gave up after {held.attempt} attempts: {exc}", record)
+    by_sweep = delay > config["RETRY_BACKOFF_MAX_SECONDS"]
+    if not _give_back(held, f"retrying after: {exc}", write=record, by_sweep=by_sweep,
+                      retry_at=utcnow() + timedelta(seconds=delay)) or by_sweep:
+        return None
+    return RetryLater(delay, exc)
+
+
+def _recorder(kind: TaskKind, held: Claim, exc: Exception) -> Callable[[], None] | None:
+    if kind.attempt_failed is None:
+        return None
+    return lambda: kind.attempt_failed(held, exc)
 
 
 def _give_back_for_later(config, held: Claim, exc: Exception, retries: int) -> RetryLater:
@@ -197,9 +227,9 @@ def _give_back_for_later(config, held: Claim, exc: Exception, retries: int) -> R
     return RetryLater(backoff(config, retries), exc)
 
 
-def _give_back(held: Claim, error: str) -> bool:
+def _give_back(held: Claim, error: str, **how) -> bool:
     try:
-        return with_database(lambda: tasks.release(held, error))
+        return with_database(lambda: tasks.release(held, error, **how))
     except DatabaseUnavailable:
         return False  # still STARTED: the sweep takes it back after the time limit
 
@@ -213,9 +243,9 @@ def _fail(held: Claim, exc: Exception) -> None:
                              "the details)")
 
 
-def _end_failed(held: Claim, error: str) -> None:
+def _end_failed(held: Claim, error: str, write: Callable[[], None] | None = None) -> None:
     try:
-        with_database(lambda: tasks.fail(held, error))
+        with_database(lambda: tasks.fail(held, error, write))
     except DatabaseUnavailable:
         log.error("task %s could not be failed (%s); the sweep will take it", held.task_id,
                   error)

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select
 
 from app.extensions import db
 from app.models import ChatSession, DataSet, LanguageModel, Message
-from app.services import conversations, data_sets, events, search, tasks
+from app.services import conversations, data_sets, events, search, tasks, webhooks
 from app.services.agent_io import ModelChoice, ReplyInput, Result, Source
 from app.services.conversations import Question
 from app.services.lifecycle import Gathered, TaskKind
@@ -36,36 +36,49 @@ def reply_public_id(task_id: str) -> str:
 
 def post_question(org_id: str, conversation_id: int, text: str,
                   data_set_id: int | None = None,
-                  chat_session_id: str | None = None) -> PostedQuestion:
+                  chat_session_id: str | None = None,
+                  callback_url: str | None = None) -> PostedQuestion:
     """Store the user message and its reply task in ONE transaction, then publish.
     Behind an unfinished question of the same conversation, the task waits its turn
     (see app/services/tasks.py).
 
     The answer comes from `data_set_id` when given, else the conversation's data set;
-    a chat session's question is answered by the session's model.
+    a chat session's question is answered by the session's model. `callback_url` gets
+    the task's end event (app/services/webhooks.py), registered in that transaction.
     """
     if data_set_id is not None:
         data_sets.get_data_set(org_id, data_set_id)
+    with_task = None
+    if callback_url is not None:
+        webhooks.check_callback_url(org_id, callback_url)
+
+        def with_task(task_id: str) -> None:
+            webhooks.register_callback(org_id, task_id, callback_url)
     question, task_id = enqueue_question(org_id, conversation_id, text, KIND.name,
                                          chat_session_id=chat_session_id,
-                                         data_set_id=data_set_id)
+                                         data_set_id=data_set_id, with_task=with_task)
     return PostedQuestion(task_id, question.public_id, reply_public_id(task_id))
 
 
 def enqueue_question(org_id: str, conversation_id: int, text: str, kind: str, *,
                      chat_session_id: str | None = None, data_set_id: int | None = None,
                      face: str | None = None,
-                     while_locked: Callable[[], None] | None = None) -> tuple[Question, str]:
+                     while_locked: Callable[[], None] | None = None,
+                     with_task: Callable[[str], None] | None = None
+                     ) -> tuple[Question, str]:
     """A user message and the task of `kind` answering it, stored in ONE transaction
     and published after the commit: the question, and the task's id. `while_locked`
     runs with the conversation locked, before the task is added: a face's own check
-    and bookkeeping (if it raises, nothing is stored)."""
+    and bookkeeping (if it raises, nothing is stored); `with_task(task_id)` once it is
+    added, in the same transaction (a callback's registration)."""
     question = conversations.append_question(org_id, conversation_id, text,
                                              chat_session_id, data_set_id, face)
     # The conversation is locked from here to the commit (append_question took it).
     if while_locked is not None:
         while_locked()
     task_id, queued = tasks.add_task(org_id, kind, conversation_id, question.id)
+    if with_task is not None:
+        with_task(task_id)
     db.session.commit()
     if queued:
         tasks.publish(task_id, kind)

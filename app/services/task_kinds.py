@@ -8,7 +8,7 @@ replies.py does), one line in KINDS below, its agent (workers/agents) and its en
 point in workers/tasks.py. The lifecycle does the rest.
 """
 
-from app.services import batches, briefing_turns, jobs, replies, summaries, tasks
+from app.services import batches, briefing_turns, jobs, replies, summaries, tasks, webhooks
 from app.services.lifecycle import TaskKind
 
 MAINTENANCE_QUEUE = "maintenance"
@@ -20,7 +20,8 @@ PERIODIC_TASKS = (SWEEP_TASK, EXPIRE_SESSIONS_TASK)
 UPKEEP_TASKS = (*PERIODIC_TASKS, batches.PUBLISH_TASK)
 
 KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (
-    replies.KIND, summaries.KIND, briefing_turns.KIND, jobs.KIND, batches.KIND)}
+    replies.KIND, summaries.KIND, briefing_turns.KIND, jobs.KIND, batches.KIND,
+    webhooks.KIND)}
 # Every queue a worker consumes unless told otherwise (`--queues`).
 QUEUES = tuple(dict.fromkeys([*(kind.queue for kind in KINDS.values()), MAINTENANCE_QUEUE]))
 

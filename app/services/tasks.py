@@ -24,7 +24,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, case, exists, insert, null, select, update
@@ -33,7 +33,7 @@ from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Conversation, Message, Task, TaskState
 from app.models.base import new_uuid, utcnow
-from app.services import events, presence
+from app.services import events, presence, webhook_events
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class Claim:
     attempt: int
     conversation_id: int | None
     message_id: int | None
+    kind: str | None = None
 
 
 # (task id, kind) of a task to publish once the caller's transaction commits.
@@ -98,7 +99,7 @@ _CLAIM = (
     .values(state=STARTED, attempts=_tasks.c.attempts + 1, worker=bindparam("worker"),
             error=None, updated_at=bindparam("now"))
     .returning(_tasks.c.org_id, _tasks.c.attempts, _tasks.c.conversation_id,
-               _tasks.c.message_id))
+               _tasks.c.message_id, _tasks.c.kind))
 # A task canceled while it ran ends canceled, whatever its worker asked.
 _not_canceled = _tasks.c.canceled_at.is_(None)
 _FINISH = (
@@ -218,13 +219,18 @@ def _cancel_queued(task) -> bool:
         update(_tasks).where(_tasks.c.id == task.id, _tasks.c.state == PENDING)
         .values(state=FAILURE, error=CANCELED_ERROR, canceled_at=now, worker=None,
                 updated_at=now)).rowcount
-    woken = wake_waiting(_tasks.c.conversation_id == task.conversation_id) if ended         and task.conversation_id is not None else []
+    if not ended:
+        db.session.rollback()
+        return False
+    woken = [] if task.conversation_id is None else wake_waiting(
+        _tasks.c.conversation_id == task.conversation_id)
+    deliveries = webhook_events.task_finished(
+        Claim(task.id, task.org_id, task.attempts, task.conversation_id, task.message_id,
+              task.kind), FAILURE, CANCELED_ERROR, canceled=True)
     db.session.commit()
-    if ended:
-        announce_failure(task.id, CANCELED_ERROR, canceled=True)
-        for handover in woken:
-            publish(*handover)
-    return bool(ended)
+    announce_failure(task.id, CANCELED_ERROR, canceled=True)
+    publish_many([*woken, *((task_id, webhook_events.DELIVERY_KIND) for task_id in deliveries)])
+    return True
 
 
 def _cancel_running(task_id: str) -> bool:
@@ -325,18 +331,26 @@ def claim(task_id: str, worker: str) -> Claim | None:
     return Claim(task_id, *claimed) if claimed else None
 
 
-def release(held: Claim, error: str) -> bool:
+def release(held: Claim, error: str, *, retry_at: datetime | None = None,
+            by_sweep: bool = False, write: Callable[[], object] | None = None) -> bool:
     """Back to PENDING, if this claim still holds the task, so that a later delivery
-    can claim it; the error says why. A task canceled while it ran ends instead. The task keeps its place: later questions of its
-    conversation go on waiting. It counts as published now: if its message is lost,
-    the sweep sends it again."""
+    can claim it; the error says why, `retry_at` when it is due, `write()` records what
+    the kind keeps of the failed attempt. The task keeps its place: later questions of
+    its conversation go on waiting. It counts as published now: if its message is lost,
+    the sweep sends it again. `by_sweep`: no message is sent; the task stays unpublished
+    and the sweep publishes it at `retry_at` (a wait longer than a Celery retry's). A
+    task canceled while it ran ends instead."""
     db.session.rollback()  # whatever failed before may have left the transaction aborted
     now = utcnow()
     released = db.session.execute(update(_tasks).where(_held(held.task_id, held.attempt),
                                                        _not_canceled)
-                                  .values(state=PENDING, worker=presence.this_worker(),
-                                          error=error[:2000], published_at=now,
-                                          updated_at=now)).rowcount
+                                  .values(state=PENDING,
+                                          worker=None if by_sweep else presence.this_worker(),
+                                          error=error[:2000],
+                                          published_at=None if by_sweep else now,
+                                          not_before=retry_at, updated_at=now)).rowcount
+    if released and write is not None:
+        write()
     db.session.commit()
     if not released:
         fail(held, CANCELED_ERROR)  # canceled meanwhile: it ends now (if still held)
@@ -349,6 +363,7 @@ class Finished:
     handover: Handover  # the conversation's next question, to publish now
     repeated: bool = False  # finished before: a commit whose answer was lost
     canceled: bool = False  # canceled while it ran: ended FAILURE, nothing written
+    deliveries: tuple[str, ...] = ()  # webhook deliveries of its end, to publish now
 
 
 def finish(held: Claim, state: str, error: str | None = None,
@@ -369,9 +384,12 @@ def finish(held: Claim, state: str, error: str | None = None,
     if ended is None:
         return _finished_before(held, state)
     if ended.canceled_at is not None:
-        return Finished(None, _hand_over_and_commit(held), canceled=True)
+        deliveries = webhook_events.task_finished(held, FAILURE, CANCELED_ERROR, canceled=True)
+        return Finished(None, _hand_over_and_commit(held), canceled=True,
+                        deliveries=tuple(deliveries))
     written = write() if write is not None else None
-    return Finished(written, _hand_over_and_commit(held))
+    deliveries = webhook_events.task_finished(held, state, error)
+    return Finished(written, _hand_over_and_commit(held), deliveries=tuple(deliveries))
 
 
 def _finished_before(held: Claim, state: str) -> Finished | None:
@@ -391,16 +409,17 @@ def _hand_over_and_commit(held: Claim) -> Handover:
     return handover
 
 
-def fail(held: Claim, error: str) -> bool:
-    """End the task FAILURE, if the claim still holds it, say so on its event stream,
-    and hand over to its conversation's next question. False when the claim was lost."""
+def fail(held: Claim, error: str, write: Callable[[], object] | None = None) -> bool:
+    """End the task FAILURE, if the claim still holds it (with `write()`, what the kind
+    records of it), say so on its event stream, and hand over to its conversation's
+    next question. False when the claim was lost."""
     db.session.rollback()  # whatever failed before may have left the transaction aborted
-    finished = finish(held, FAILURE, error)
+    finished = finish(held, FAILURE, error, write)
     if finished is None:
         return False
     announce_failure(held.task_id, CANCELED_ERROR if finished.canceled else error,
                      finished.canceled)
-    publish_handover(finished.handover)
+    publish_after(finished)
     return True
 
 
@@ -430,6 +449,13 @@ def hand_over(conversation_id: int | None, message_id: int | None) -> Handover:
 def publish_handover(handover: Handover) -> None:
     if handover:
         publish(*handover)
+
+
+def publish_after(finished: Finished) -> None:
+    """What a finished task's commit queued: its hand-over and its webhook deliveries."""
+    publish_handover(finished.handover)
+    for task_id in finished.deliveries:
+        publish(task_id, webhook_events.DELIVERY_KIND)
 
 
 def lock_conversation(conversation_id: int | None) -> None:
@@ -462,7 +488,8 @@ def sweep(broker=None) -> dict:
     db.session.commit()
     for task in too_often:
         fail(Claim(task.id, task.org_id, task.attempts, task.conversation_id,
-                   task.message_id), "gave up: its worker stopped during each of its attempts")
+                   task.message_id, task.kind),
+             "gave up: its worker stopped during each of its attempts")
     if stranded:
         broker.restore(stranded)
     published = sum(publish(task_id, kind) for task_id, kind in [*lost, *requeued])
@@ -505,8 +532,15 @@ def _take_back(config, census: presence.Census) -> tuple[list, list]:
     abandoned = list({t.id: t for t in [*stuck, *orphans]}.values())
     # A canceled task is not run again: it ends (canceled) like one tried too often.
     too_often = [t for t in abandoned if t.state == STARTED and (
-        t.attempts > config["REPLY_MAX_RETRIES"] or t.canceled_at is not None)]
+        t.attempts > _retries_allowed(config, t.kind) or t.canceled_at is not None)]
     return _requeue([t for t in abandoned if t not in too_often], reasons), too_often
+
+
+def _retries_allowed(config, kind: str) -> int:
+    """How many attempts beyond the first a task of `kind` may make."""
+    if kind == webhook_events.DELIVERY_KIND:
+        return len(webhook_events.schedule(config))
+    return config["REPLY_MAX_RETRIES"]
 
 
 def _requeue(abandoned: list, reasons: dict[str, str]) -> list[tuple[str, str]]:
@@ -530,8 +564,11 @@ def _lost(config, redis_was_reset: bool) -> list:
     now = utcnow()
     c = _tasks.c
     visibility = config["CELERY"]["broker_transport_options"]["visibility_timeout"]
-    never_sent = (c.published_at.is_(None)) & (c.created_at < now - timedelta(
-        seconds=config["UNPUBLISHED_GRACE_SECONDS"]))
+    # Unpublished past the grace of a publish after commit, or a retry whose wait
+    # (not_before) is over.
+    never_sent = c.published_at.is_(None) & (
+        (c.not_before.is_(None) & (c.created_at < now - timedelta(
+            seconds=config["UNPUBLISHED_GRACE_SECONDS"]))) | (c.not_before <= now))
     # Marked published at `now` below, so a second batch does not take them again.
     sent_before = now if redis_was_reset else now - timedelta(seconds=visibility)
     query = (select(c.id, c.kind)

@@ -39,3 +39,13 @@ def run_kind(kind, task_id: str, agent, provider) -> None:
         return agent(work, provider, 1024, on_text, on_event)
 
     assert lifecycle.run(kind, task_id, produce, WORKER) is None
+
+
+def deliver(task_id: str):
+    """Run a webhook delivery's task in-process (claim, gather, send, store) as a worker
+    would; what the lifecycle returned (a RetryLater for a Celery retry, or None)."""
+    from app.services import webhooks
+    from workers.agents import webhook_sender
+
+    return lifecycle.run(webhooks.KIND, task_id,
+                         lambda work, on_text, on_event: webhook_sender.deliver(work), WORKER)

@@ -11,7 +11,8 @@ from app.services import data_sets, organizations
 from app.services.search import search_passages
 
 TABLES = {"organizations", "api_keys", "data_sets", "documents", "passages", "conversations",
-          "messages", "tasks", "idempotency_keys", "batches", "batch_requests"}
+          "messages", "tasks", "idempotency_keys", "batches", "batch_requests", "webhooks",
+          "webhook_events", "webhook_callbacks", "webhook_deliveries"}
 
 
 def schema_drift(db) -> list:

@@ -97,9 +97,11 @@ class ConversationById(MethodView):
     def post(self, body, conversation_id):
         """Send a question; the reply is produced asynchronously
 
-        Poll GET /api/task_status/{task_id} until SUCCESS or FAILURE."""
+        Poll GET /api/task_status/{task_id} until SUCCESS or FAILURE, or give a
+        callback_url to be told."""
         posted = replies.post_question(current_org(), conversation_id,
-                                       body["question_message"], body["data_set_id"])
+                                       body["question_message"], body["data_set_id"],
+                                       callback_url=body["callback_url"])
         return {"task_id": posted.task_id}
 
 

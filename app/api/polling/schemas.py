@@ -89,6 +89,11 @@ class QuestionSchema(Schema):
         validate=validate.Length(min=1, max=Config.MAX_QUESTION_CHARS,
                                  error="Length must be between {min} and {max} characters."))
     data_set_id = Id(allow_none=True, load_default=None)
+    callback_url = Text(load_default=None, validate=validate.Length(min=1, max=2000), metadata={
+        "description": "Also deliver this task's task.succeeded or task.failed event to "
+                       "this URL, signed with the callback secret (POST "
+                       "/api/webhooks/callback_secret, needed first) and retried like a "
+                       "webhook's; http or https, resolving to public addresses."})
 
 
 class TaskAcceptedSchema(Schema):

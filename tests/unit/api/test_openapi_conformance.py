@@ -55,7 +55,8 @@ def known(app, client, auth, org_key, conversation_id, data_set_id) -> dict:
     ).get_json()["id"]
     return {"path": {"data_set_id": [data_set_id], "conversation_id": [conversation_id],
                      "task_id": [expired, streamed], "dialogue_id": [dialogue_id],
-                     "message_id": [message_id], "batch_id": [batch], **dialog},
+                     "message_id": [message_id], "batch_id": [batch], **dialog,
+                     **_webhook_delivered(client, auth)},
             # The conversation service's, with a conversation made by another face.
             "query": {"org_id": [org_key["org_id"]], "conversation_id": [dialogue_id]}}
 
@@ -77,6 +78,15 @@ def _confirmed_dialog_session(client, auth) -> dict:
     job = client.post(f"/v1/dialog-sessions/{session}/confirm", headers=auth,
                       json={}).get_json()["job_id"]
     return {"session_id": [session], "job_id": [job], "resource_id": [glossary]}
+
+
+def _webhook_delivered(client, auth) -> dict:
+    """A webhook (at a public address: nothing is sent, the broker is in memory) with a
+    delivery of its test event."""
+    webhook = client.post("/api/webhooks", headers=auth, json={
+        "url": "https://93.184.215.14/hooks", "events": ["task.succeeded"]}).get_json()["id"]
+    delivery = client.post(f"/api/webhooks/{webhook}/test", headers=auth).get_json()["id"]
+    return {"webhook_id": [webhook], "delivery_id": [delivery]}
 
 
 def test_every_answer_is_documented(app, known, auth, subtests):

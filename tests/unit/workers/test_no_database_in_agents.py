@@ -7,7 +7,8 @@ import sys
 
 from tests.support.processes import ROOT
 
-MODULES = ["workers.agents.data_set_qa", "workers.agents.summariser", "workers.llm.offline",
+MODULES = ["workers.agents.data_set_qa", "workers.agents.summariser",
+           "workers.agents.webhook_sender", "workers.llm.offline",
            "workers.llm.anthropic", "workers.llm.registry"]
 DATABASE = ["flask_sqlalchemy", "sqlalchemy", "app.extensions", "app.models"]
 
