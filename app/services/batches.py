@@ -31,7 +31,8 @@ from app.extensions import db
 from app.models import Batch, BatchRequest, Conversation, DataSet, Message, Task
 from app.models.base import new_uuid, public_id, utcnow
 from app.models.conversations import ENDED
-from app.services import bulk, conversations, events, presence, replies, tasks
+from app.services import (bulk, conversations, events, presence, replies, tasks,
+                          webhook_events, webhooks)
 from app.services.lifecycle import TaskKind
 from app.services.tasks import FAILURE, PENDING, STARTED, SUCCESS, UNFINISHED, Claim
 
@@ -76,6 +77,10 @@ class BatchView:
     completed_at: datetime | None
     canceled_at: datetime | None
 
+    @property
+    def results_url(self) -> str:
+        return f"/api/batches/{self.public_id}/results"
+
 
 # -- accepting ---------------------------------------------------------------------------
 
@@ -98,12 +103,13 @@ def refuse(failures: list[dict]) -> None:
             {"lines": failures[:MAX_REPORTED_LINES], "failed_lines": len(failures)})
 
 
-def submit(org_id: str, requests: list[Request], failures: list[dict],
-           metadata: dict) -> BatchView:
+def submit(org_id: str, requests: list[Request], failures: list[dict], metadata: dict,
+           callback_url: str | None = None) -> BatchView:
     """Store the batch (all of it, or nothing when a line failed its checks, or a
     request names a conversation or data set the organization does not have, or a
     conversation that has ended: all of those are reported together), then have it
-    published. `failures`: the lines that failed the face's checks (line_error)."""
+    published. `failures`: the lines that failed the face's checks (line_error);
+    `callback_url` (checked: webhooks.check_callback_url) gets its batch.completed."""
     config, total = current_app.config, len(requests) + len(failures)
     if not total:
         raise InvalidInput("A batch needs at least one request.",
@@ -112,9 +118,9 @@ def submit(org_id: str, requests: list[Request], failures: list[dict],
         raise InvalidInput(f"A batch takes at most {config['BATCH_MAX_REQUESTS']} "
                            f"requests; this one has {total}.",
                            {"lines": [], "failed_lines": total})
-    now = utcnow()
+    now, batch_public_id = utcnow(), public_id("batch")
     batch_id = db.session.execute(insert(_batches).returning(_batches.c.id), {
-        "public_id": public_id("batch"), "org_id": org_id, "total": len(requests),
+        "public_id": batch_public_id, "org_id": org_id, "total": len(requests),
         "metadata": metadata, "created_at": now}).scalar_one()
     # The insert above took SQLite's write lock; on PostgreSQL the conversations are
     # locked by the read below. Either way no question slips in between.
@@ -133,9 +139,11 @@ def submit(org_id: str, requests: list[Request], failures: list[dict],
     bulk.insert_rows(_requests, [
         {"batch_id": batch_id, "position": request.index, "custom_id": request.custom_id,
          "task_id": task_id} for request, task_id in zip(requests, task_ids)])
+    if callback_url is not None:
+        webhooks.register_callback(org_id, batch_public_id, callback_url)
     db.session.commit()
     _publish_later(batch_id)
-    return get(org_id, _public_id_of(batch_id))
+    return get(org_id, batch_public_id)
 
 
 def _lock_conversations(org_id: str, ids: set[int]) -> dict[int, tuple]:
@@ -241,10 +249,6 @@ def _insert_tasks(org_id: str, batch_id: int, placed: list[_Placed], message_ids
          "created_at": now, "updated_at": now}
         for task_id, p, message_id in zip(task_ids, placed, message_ids)])
     return task_ids
-
-
-def _public_id_of(batch_id: int) -> str:
-    return db.session.scalar(select(_batches.c.public_id).where(_batches.c.id == batch_id))
 
 
 def _publish_later(batch_id: int) -> None:
@@ -432,19 +436,34 @@ _SETTLE = (
     .where(_batches.c.completed_at.is_(None),
            ~exists().where(_tasks.c.batch_id == _batches.c.id, _tasks.c.state.in_(UNFINISHED)))
     .values(completed_at=bindparam("now"))
-    .returning(_batches.c.id, _batches.c.public_id, _batches.c.org_id))
+    .returning(*_batches.c))
 
 
 def settle(batch_id: int | None = None) -> int:
     """Mark completed the batch `batch_id` (every unsettled batch, for the sweep) once
-    none of its requests is unfinished, and tell its long polls; how many were."""
+    none of its requests is unfinished, recording its batch.completed event in the same
+    transaction, and tell its long polls; how many were."""
     statement = _SETTLE if batch_id is None else _SETTLE.where(_batches.c.id == batch_id)
     settled = db.session.execute(statement, {"now": utcnow()}).all()
+    deliveries = [delivery for batch in settled for delivery in webhook_events.record_event(
+        batch.org_id, webhook_events.BATCH_COMPLETED, lambda batch=batch: _event_data(batch),
+        subject=batch.public_id)]
     db.session.commit()
     for batch in settled:
         events.task_events().append(batch.public_id, COMPLETED_EVENT,
                                     {"batch_id": batch.public_id})
+    webhooks.publish(deliveries)
     return len(settled)
+
+
+def _event_data(batch) -> dict:
+    """batch.completed's data: the batch as GET /api/batches/{id} shows it (a canceled
+    batch completes too, with its status `canceled`)."""
+    view = _view(batch)
+    return {"batch_id": view.public_id, "status": view.status,
+            "request_counts": view.request_counts, "metadata": view.metadata,
+            "completed_at": view.completed_at.isoformat(),
+            "results_url": view.results_url}
 
 
 def settle_after(held: Claim) -> None:

@@ -12,7 +12,7 @@ from app.api.batches import schemas
 from app.api.face import FaceBlueprint
 from app.auth import current_org
 from app.errors import BadRequest, InvalidInput, UnsupportedMediaType
-from app.services import batches
+from app.services import batches, webhooks
 from app.services.batches import Request, line_error
 from app.validation import parse_json
 
@@ -20,7 +20,7 @@ blp = FaceBlueprint("batches", __name__, url_prefix="/api/batches",
                     description="Many questions in one request: submit, follow, collect "
                                 "the results, cancel.")
 NDJSON = "application/x-ndjson"
-_TOP_LEVEL = {"requests", "metadata"}
+_TOP_LEVEL = {"requests", "metadata", "callback_url"}
 _request_schema = schemas.BatchRequestSchema()
 
 
@@ -46,8 +46,11 @@ class Batches(MethodView):
         is 422 listing the failing lines (index, custom_id, field; the first 100) and
         nothing is stored. Accepted, the batch is stored at once and its questions
         answered as fast as the model allows."""
-        lines, metadata = _submitted(request)
-        return batches.submit(current_org(), *_checked(lines), metadata)
+        lines, metadata, callback_url = _submitted(request)
+        org_id = current_org()
+        if callback_url is not None:
+            webhooks.check_callback_url(org_id, callback_url)
+        return batches.submit(org_id, *_checked(lines), metadata, callback_url)
 
     @blp.arguments(schemas.BatchPageQuerySchema, location="query", as_kwargs=True)
     @blp.errors(404)
@@ -108,16 +111,18 @@ def _ndjson(first, rest):
         yield json.dumps(line_schema.dump(line)) + "\n"
 
 
-def _submitted(req) -> tuple[list, dict]:
-    """The request lines and the metadata, however the batch was sent."""
+def _submitted(req) -> tuple[list, dict, str | None]:
+    """The request lines, the metadata and the callback URL, however the batch was
+    sent."""
     if req.mimetype == "multipart/form-data":
         upload = req.files.get("file")
         if upload is None:
             raise InvalidInput("Upload the requests as the multipart field 'file'.",
                                {"files": {"file": ["Missing data for required field."]}})
-        return _json_lines(upload.read()), _metadata(req.form.get("metadata"))
+        return (_json_lines(upload.read()), _metadata(req.form.get("metadata")),
+                _callback_url(req.form.get("callback_url"), "form"))
     if req.mimetype == NDJSON:
-        return _json_lines(req.get_data()), {}
+        return _json_lines(req.get_data()), {}, None
     if not req.is_json:
         raise UnsupportedMediaType(f"Send JSON {{\"requests\": [...]}}, JSON Lines ({NDJSON}) "
                                    "or a multipart upload of a JSON Lines file.")
@@ -133,7 +138,16 @@ def _submitted(req) -> tuple[list, dict]:
     if not isinstance(metadata, dict):
         raise InvalidInput("metadata must be a JSON object.",
                            {"json": {"metadata": ["Not a valid mapping type."]}})
-    return body["requests"], metadata
+    return body["requests"], metadata, _callback_url(body.get("callback_url"), "json")
+
+
+def _callback_url(given, location: str) -> str | None:
+    if given is None:
+        return None
+    if not isinstance(given, str) or not 1 <= len(given) <= 2000:
+        raise InvalidInput("callback_url must be a URL of at most 2,000 characters.",
+                           {location: {"callback_url": ["Not a valid URL."]}})
+    return given
 
 
 def _parsed(data: bytes):

@@ -7,12 +7,19 @@ from app.services import batches
 from app.validation import Id, Text
 
 
+CALLBACK_URL = ("Also deliver the batch's batch.completed event to this URL, signed with "
+                "the callback secret (POST /api/webhooks/callback_secret, needed first) "
+                "and retried like a webhook's; http or https, resolving to public "
+                "addresses.")
+
+
 class BatchRequestSchema(QuestionSchema):
     """One request: a question for an existing conversation, or for a new conversation
     over a data set."""
 
     class Meta:
         unknown = RAISE
+        exclude = ("callback_url",)  # a batch has one, for its batch.completed
 
     custom_id = Text(required=True, validate=validate.Length(min=1, max=64), metadata={
         "description": "your id for the request, unique within the batch"})
@@ -40,6 +47,7 @@ class BatchCreateSchema(Schema):
         "description": "up to PARLEY_BATCH_MAX_REQUESTS (10,000) requests"})
     metadata = fields.Dict(load_default=dict, metadata={
         "description": "yours, kept and shown with the batch"})
+    callback_url = fields.String(metadata={"description": CALLBACK_URL})
 
 
 class BatchUploadSchema(Schema):
@@ -47,6 +55,7 @@ class BatchUploadSchema(Schema):
                                                "description": "JSON Lines, one request "
                                                               "object per line"})
     metadata = fields.String(metadata={"description": "a JSON object"})
+    callback_url = fields.String(metadata={"description": CALLBACK_URL})
 
 
 class RequestCountsSchema(Schema):
@@ -68,8 +77,7 @@ class BatchSchema(Schema):
     completed_at = fields.DateTime(required=True, allow_none=True, metadata={
         "description": "when its last request finished"})
     canceled_at = fields.DateTime(required=True, allow_none=True)
-    results_url = fields.Function(lambda batch: f"/api/batches/{batch.public_id}/results",
-                                  required=True)
+    results_url = fields.String(required=True)
 
 
 class BatchQuerySchema(Schema):

@@ -211,3 +211,42 @@ def test_private_targets_are_refused_unless_allowed(stack, auth):
     assert stack.client.post("/api/webhooks", headers=auth, json={
         "url": "http://169.254.169.254/latest/meta-data/",
         "events": ["task.succeeded"]}).status_code == 422
+
+
+def test_a_batch_sends_batch_completed_to_its_webhooks_and_callback(stack, receiver, auth):
+    webhook = add_webhook(stack, auth, receiver.url + "/batches", events=("batch.completed",))
+    callbacks = stack.client.post("/api/webhooks/callback_secret", headers=auth).get_json()
+    data_set_id = stack.client.post("/api/data_sets", json={"name": "Plans"},
+                                    headers=auth).get_json()["id"]
+    batch = stack.client.post("/api/batches", headers=auth, json={
+        "requests": [{"custom_id": str(n), "data_set_id": data_set_id,
+                      "question_message": "Anything?"} for n in range(3)],
+        "callback_url": receiver.url + "/batch-callback"}).get_json()
+
+    [to_webhook] = receiver.wait_for(1, "/batches")
+    [to_callback] = receiver.wait_for(1, "/batch-callback")
+
+    event = Verifier(webhook["secret"]).verify(to_webhook.body, to_webhook.headers)
+    assert event["type"] == "batch.completed"
+    assert event["data"]["batch_id"] == batch["id"]
+    assert event["data"]["status"] == "completed"
+    assert event["data"]["request_counts"]["succeeded"] == 3
+    assert Verifier(callbacks["secret"]).verify(to_callback.body, to_callback.headers
+                                                )["data"]["batch_id"] == batch["id"]
+
+
+def test_a_canceled_task_sends_task_canceled(stack, receiver, auth):
+    webhook = add_webhook(stack, auth, receiver.url + "/canceled", events=("task.canceled",))
+    conversation_id = setup_conversation(stack.client, auth)
+    # A long line of questions ahead: the last one is still waiting when canceled.
+    stack.client.post("/api/batches", headers=auth, json={"requests": [
+        {"custom_id": str(n), "conversation_id": conversation_id,
+         "question_message": "Anything?"} for n in range(50)]})
+    waiting = ask(stack.client, auth, conversation_id, "Behind the batch?")
+
+    canceled = stack.client.post(f"/api/tasks/{waiting}/cancel", headers=auth)
+
+    assert canceled.status_code == 200
+    [request] = receiver.wait_for(1, "/canceled")
+    event = Verifier(webhook["secret"]).verify(request.body, request.headers)
+    assert (event["type"], event["data"]["task_id"]) == ("task.canceled", waiting)
