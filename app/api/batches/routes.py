@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 
 from app.api.batches import schemas
 from app.api.face import FaceBlueprint
+from app.api.paging import PageQuerySchema
 from app.auth import current_org
 from app.errors import BadRequest, InvalidInput, UnsupportedMediaType
 from app.services import batches, webhooks
@@ -52,7 +53,7 @@ class Batches(MethodView):
             webhooks.check_callback_url(org_id, callback_url)
         return batches.submit(org_id, *_checked(lines), metadata, callback_url)
 
-    @blp.arguments(schemas.BatchPageQuerySchema, location="query", as_kwargs=True)
+    @blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
     @blp.errors(404)
     @blp.response(200, schemas.BatchPageSchema)
     def get(self, limit, after):

@@ -2,6 +2,7 @@
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from app.api.paging import page_schema
 from app.api.polling.schemas import QuestionSchema
 from app.services import batches
 from app.validation import Id, Text
@@ -86,16 +87,7 @@ class BatchQuerySchema(Schema):
                        "canceled to the end), at most this many seconds later."})
 
 
-class BatchPageQuerySchema(Schema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    after = Text(load_default=None, validate=validate.Length(min=1, max=64),
-                 metadata={"description": "the next_cursor of the previous page"})
-
-
-class BatchPageSchema(Schema):
-    data = fields.List(fields.Nested(BatchSchema), required=True)
-    has_more = fields.Boolean(required=True)
-    next_cursor = fields.String(required=True, allow_none=True)
+BatchPageSchema = page_schema(BatchSchema, "BatchPage")
 
 
 class ResultsQuerySchema(Schema):

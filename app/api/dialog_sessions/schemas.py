@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.api.paging import PageQuerySchema, page_schema  # noqa: F401 - its routes use them
 from app.services import briefings
 from app.validation import Text, is_storable
 
@@ -171,20 +172,6 @@ class JobSchema(Schema):
     template_id = fields.String(allow_none=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
-
-
-class PageQuerySchema(Schema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    after = Text(load_default=None, validate=validate.Length(min=1, max=32),
-                 metadata={"description": "the next_cursor of the previous page"})
-
-
-def page_schema(item: type[Schema], name: str) -> type[Schema]:
-    return Schema.from_dict({
-        "data": fields.List(fields.Nested(item), required=True),
-        "has_more": fields.Boolean(required=True),
-        "next_cursor": fields.String(required=True, allow_none=True),
-    }, name=name)
 
 
 JobPageSchema = page_schema(JobSchema, "JobPage")
