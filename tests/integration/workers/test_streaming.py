@@ -337,9 +337,10 @@ def test_reconnect_with_last_event_id_resumes_without_gaps(web, chat, fake_model
 
 def test_disconnect_mid_stream_still_stores_the_whole_reply(web, chat, fake_model,
                                                              claude_stack):
-    # 6 chunks 0.2 s apart: 1 s, as slow as the worker's 1.5 s model timeout allows.
+    # 6 chunks 0.15 s apart: under 1 s, with room below the worker's 1.5 s model timeout
+    # on a loaded machine (a timed-out attempt would be retried, restarting the stream).
     reply = words(6 * WORDS_PER_CHUNK)
-    fake_model.configure(chunk_delay=0.2, reply=reply)
+    fake_model.configure(chunk_delay=0.15, reply=reply)
 
     with stream_chat(web, chat) as response:
         seen = []
