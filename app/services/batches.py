@@ -419,8 +419,7 @@ def cancel(org_id: str, batch_public_id: str) -> BatchView:
                        .values(canceled_at=now))
     canceled = db.session.scalars(
         update(_tasks).where(c.batch_id == batch.id, c.state == PENDING)
-        .values(state=FAILURE, error=tasks.CANCELED_ERROR, canceled_at=now, worker=None,
-                updated_at=now).returning(c.id)).all()
+        .values(**tasks.ended_canceled(now)).returning(c.id)).all()
     woken = tasks.wake_waiting(c.conversation_id.in_(
         select(_tasks.c.conversation_id).where(_tasks.c.batch_id == batch.id)
         .scalar_subquery()))

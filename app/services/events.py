@@ -81,10 +81,7 @@ class TaskEventStreams:
             try:
                 pipe = self.client.pipeline(transaction=False)
                 for task_id, name, data in entries[start:start + 500]:
-                    key = _KEY.format(task_id)
-                    pipe.xadd(key, {"event": name, "data": json.dumps(data)},
-                              maxlen=self.maxlen, approximate=True)
-                    pipe.expire(key, self.ttl_seconds)
+                    self._add_to(pipe, task_id, name, data)
                 pipe.execute()
             except redis.RedisError as exc:
                 log.warning("could not append %d events: %s", len(entries), exc)
@@ -96,18 +93,22 @@ class TaskEventStreams:
         was canceled; None when Redis could not take it."""
         if self.client is None:
             return None
-        key = _KEY.format(task_id)
         try:
             pipe = self.client.pipeline(transaction=False)
-            pipe.xadd(key, {"event": name, "data": json.dumps(data)}, maxlen=self.maxlen,
-                      approximate=True)
-            pipe.expire(key, self.ttl_seconds)
+            self._add_to(pipe, task_id, name, data)
             if and_check_cancel:
                 pipe.exists(_CANCEL_KEY.format(task_id))
             return pipe.execute()
         except redis.RedisError as exc:
             log.warning("could not append the %s event of task %s: %s", name, task_id, exc)
             return None
+
+    def _add_to(self, pipe, task_id: str, name: str, data: dict) -> None:
+        """Queue on `pipe` the entry and the push of the stream's expiry."""
+        key = _KEY.format(task_id)
+        pipe.xadd(key, {"event": name, "data": json.dumps(data)}, maxlen=self.maxlen,
+                  approximate=True)
+        pipe.expire(key, self.ttl_seconds)
 
     def content_writer(self, task_id: str) -> Callable[[str], None]:
         """An on_text callback appending each chunk as a content event, and raising

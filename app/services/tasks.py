@@ -212,13 +212,18 @@ def cancel(org_id: str, task_id: str) -> str:
     raise Conflict(f"Task {task_id} kept changing state; try again.", code="task_busy")
 
 
+def ended_canceled(now) -> dict:
+    """The values that end a queued task canceled."""
+    return {"state": FAILURE, "error": CANCELED_ERROR, "canceled_at": now, "worker": None,
+            "updated_at": now}
+
+
 def _cancel_queued(task) -> bool:
     now = utcnow()
     lock_conversation(task.conversation_id)
     ended = db.session.execute(
         update(_tasks).where(_tasks.c.id == task.id, _tasks.c.state == PENDING)
-        .values(state=FAILURE, error=CANCELED_ERROR, canceled_at=now, worker=None,
-                updated_at=now)).rowcount
+        .values(**ended_canceled(now))).rowcount
     if not ended:
         db.session.rollback()
         return False
