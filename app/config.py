@@ -250,6 +250,9 @@ class Config:
 def engine_options(config) -> dict:
     """SQLAlchemy's engine options for the configured database."""
     options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+    # A database error's text names its statement's parameters, which hold what users
+    # wrote: logged (a traceback, a warning), it would put their words in the logs.
+    options.setdefault("hide_parameters", True)
     if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": config["DB_CONNECT_TIMEOUT_SECONDS"],
                                    **options.get("connect_args", {})}
