@@ -170,3 +170,18 @@ def test_a_request_is_logged_with_its_request_id(client, auth, caplog):
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert lines and all(line["request_id"] == "req-web-1" for line in lines)
     assert logs.context() == {}  # forgotten once the request ends
+
+
+def test_a_database_error_names_no_parameters(db):
+    """What users wrote reaches the database as parameters: an error's text (logged with
+    its traceback) must not quote them."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with pytest.raises(DBAPIError) as raised:
+        db.session.execute(text("SELECT no_such_column FROM tasks WHERE id = :id"),
+                           {"id": "what a user wrote"})
+    db.session.rollback()
+
+    assert "what a user wrote" not in str(raised.value)
+    assert "hidden" in str(raised.value)
