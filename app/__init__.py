@@ -21,7 +21,8 @@ def create_app(config_class=None, **overrides) -> Flask:
     from app.errors import register_error_handlers
     from app.extensions import celery_init_app, db, migrate
     from app import models  # noqa: F401 - every model, for Flask-Migrate
-    from app.request_ids import LOG_FORMAT, init_request_ids
+    from app.logs import configure as configure_logs
+    from app.request_ids import init_request_ids
     from app.services import task_kinds
     from app.services.events import init_task_events
     from app.sqlite import configure_sqlite
@@ -34,7 +35,7 @@ def create_app(config_class=None, **overrides) -> Flask:
         app.config["JWT_SECRET"] = stored_jwt_secret(parley_home())
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     app.config.setdefault("CELERY", celery_settings(app.config, task_kinds))
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logs(app.config["LOG_FORMAT"])
     # One line per model request, from hundreds of threads, costs more than it tells.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
 

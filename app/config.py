@@ -132,6 +132,10 @@ class Config:
     # server and sets this when it is missing.
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+    # Log lines: "json" (one object per line) or "text"; unset, text when stderr is a
+    # terminal and json otherwise (app/logs.py).
+    LOG_FORMAT = os.environ.get("PARLEY_LOG_FORMAT") or None
+
     MAX_CONTENT_LENGTH = _env_int("PARLEY_MAX_BODY_BYTES", 1_048_576)
     # How long a process trusts a key it found valid (a revocation elsewhere takes this long).
     AUTH_CACHE_SECONDS = _env_float("PARLEY_AUTH_CACHE_SECONDS", 10.0)
@@ -246,6 +250,9 @@ class Config:
 def engine_options(config) -> dict:
     """SQLAlchemy's engine options for the configured database."""
     options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+    # A database error's text names its statement's parameters, which hold what users
+    # wrote: logged (a traceback, a warning), it would put their words in the logs.
+    options.setdefault("hide_parameters", True)
     if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": config["DB_CONNECT_TIMEOUT_SECONDS"],
                                    **options.get("connect_args", {})}

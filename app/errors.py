@@ -143,7 +143,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DataError)
     def handle_unstorable_value(exc: DataError):
         # The validation should have caught it; the database is the last line.
-        log.warning("database refused a value: %s", exc.orig)
+        # Its kind, not its text: PostgreSQL's quotes the value refused.
+        log.warning("database refused a value: %s (SQLSTATE %s)", type(exc.orig).__name__,
+                    getattr(getattr(exc.orig, "diag", None), "sqlstate", None) or "-")
         db.session.rollback()
         return _json_error(400, "The request holds a value the database cannot store.")
 

@@ -14,7 +14,10 @@ Read by gunicorn's master process at start; its workers inherit the settings.
 import json
 import os
 
-from gunicorn import util
+from gunicorn import glogging, util
+
+from app import logs
+from app.config import Config
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # A thread per open event stream (SSE): each process holds this many at once.
@@ -30,6 +33,24 @@ graceful_timeout = 10
 limit_request_line = 4094  # bytes of "METHOD /path?query HTTP/1.1": over → 414
 limit_request_fields = 100  # headers: more → 431
 limit_request_field_size = 8190  # bytes of one header: over → 431
+
+# The access log (when asked for: --access-logfile) names each request's id, the one the
+# app's and the worker's lines for it carry (gunicorn's default format, and the id).
+access_log_format = ('%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" '
+                     '%({x-request-id}o)s')
+
+
+class Logger(glogging.Logger):
+    """gunicorn's own lines (its error log, its access log) as JSON objects too when the
+    app's are (PARLEY_LOG_FORMAT, app/logs.py); in text, gunicorn's layout is kept."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        if logs.chosen_format(Config.LOG_FORMAT) == logs.JSON:
+            logs.adopt([*self.error_log.handlers, *self.access_log.handlers], logs.JSON)
+
+
+logger_class = Logger
 
 
 def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:

@@ -1,15 +1,16 @@
 """The worker's entry point: `celery -A workers.celery_app worker` (and beat, flower)."""
 
 import logging
-
 import os
 
-from celery.signals import celeryd_after_setup, worker_init, worker_shutdown
+from celery.signals import (celeryd_after_setup, celeryd_init, setup_logging, task_postrun,
+                            task_prerun, worker_init, worker_shutdown)
 
-from app import create_app
+from app import create_app, logs
 from app.services import language_models
 from app.services.batches import QUEUE as BATCH_QUEUE
 from app.services.presence import Heartbeat
+from app.services.tasks import TASK_NAME_PREFIX
 from workers import tasks
 from workers.llm import get_provider
 
@@ -18,6 +19,38 @@ log = logging.getLogger(__name__)
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
 _heartbeat: list[Heartbeat] = []
+
+
+@setup_logging.connect
+def log_as_parley(loglevel=None, logfile=None, **_) -> None:
+    """Celery's worker and beat log as the web processes do (app/logs.py), in the
+    format of PARLEY_LOG_FORMAT, at the level and to the file of their command line.
+    (A receiver of this signal stops Celery from installing handlers of its own on the
+    root logger.)"""
+    logs.configure(flask_app.config["LOG_FORMAT"], loglevel or logging.INFO, logfile)
+
+
+@celeryd_init.connect
+def no_banner_in_json(instance, **_) -> None:
+    """A worker logging JSON prints no start banner (its --quiet): every line it writes
+    is then one JSON object."""
+    if logs.chosen_format(flask_app.config["LOG_FORMAT"]) == logs.JSON:
+        instance.quiet = True
+
+
+@task_prerun.connect
+def bind_task_to_logs(task_id, task, **_) -> None:
+    """Every line written while a task runs carries its id, its kind and the id of the
+    request that caused it, from its message's headers (the lifecycle adds the
+    organization and the attempt once it has claimed the task)."""
+    logs.clear()
+    logs.bind(task_id=task_id, task_kind=task.name.removeprefix(TASK_NAME_PREFIX),
+              request_id=tasks.request_id_of(task.request))
+
+
+@task_postrun.connect
+def unbind_task_from_logs(**_) -> None:
+    logs.clear()
 
 
 @worker_init.connect

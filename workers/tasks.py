@@ -41,7 +41,9 @@ def kind_task(kind: TaskKind, agent, max_tokens: str = "LLM_MAX_TOKENS",
                               self.request.retries)
         if retry is not None:
             try:
-                raise self.retry(exc=retry.reason, countdown=retry.seconds)
+                # The retried message carries the same request id (Flower shows it).
+                raise self.retry(exc=retry.reason, countdown=retry.seconds,
+                                 **tasks.message_options(request_id_of(self.request)))
             except Reject:
                 # The retry could not be sent (the broker is down): the sweep sends it.
                 tasks.mark_unpublished(task_id)
@@ -57,6 +59,14 @@ briefing_turn = kind_task(briefing_turns.KIND, briefing.take_turn)
 job = kind_task(jobs.KIND, job_agent.run_job, max_tokens="JOB_MAX_TOKENS")
 batch_reply = kind_task(batches.KIND, data_set_qa.answer)
 deliver_webhook = kind_task(webhooks.KIND, webhook_sender.deliver, uses_model=False)
+
+
+def request_id_of(request) -> str | None:
+    """The request id a task's message carries (tasks.message_options): a message's
+    headers are the attributes of the task's request; `headers` holds them when the task
+    was applied in-process."""
+    return (getattr(request, tasks.REQUEST_ID_HEADER, None)
+            or (request.headers or {}).get(tasks.REQUEST_ID_HEADER))
 
 
 @shared_task(name=task_kinds.SWEEP_TASK)

@@ -67,3 +67,6 @@ class Task(db.Model):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), unique=True)
     # The batch the task's question came in, if any.
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
+    # The id of the HTTP request that caused the task (X-Request-Id), or of the task
+    # that did: sent with its messages, so its worker's log lines carry it.
+    request_id: Mapped[str | None] = mapped_column(String(64))

@@ -31,6 +31,7 @@ from app.extensions import db
 from app.models import Batch, BatchRequest, Conversation, DataSet, Message, Task
 from app.models.base import new_uuid, public_id, utcnow
 from app.models.conversations import ENDED
+from app.request_ids import current_request_id
 from app.services import (bulk, conversations, events, presence, replies, tasks,
                           webhook_events, webhooks)
 from app.services.lifecycle import TaskKind
@@ -242,11 +243,11 @@ def _insert_tasks(org_id: str, batch_id: int, placed: list[_Placed], message_ids
                   now) -> list[str]:
     """A task per question, all left unpublished: the publisher sends the heads of
     their conversations' lines (a question behind an unfinished one waits its turn)."""
-    task_ids = [new_uuid() for _ in placed]
+    task_ids, request_id = [new_uuid() for _ in placed], current_request_id()
     bulk.insert_rows(_tasks, [
         {"id": task_id, "org_id": org_id, "kind": KIND.name, "state": PENDING, "attempts": 0,
          "conversation_id": p.conversation_id, "message_id": message_id, "batch_id": batch_id,
-         "created_at": now, "updated_at": now}
+         "request_id": request_id, "created_at": now, "updated_at": now}
         for task_id, p, message_id in zip(task_ids, placed, message_ids)])
     return task_ids
 
@@ -255,7 +256,8 @@ def _publish_later(batch_id: int) -> None:
     """Have a worker publish the batch's tasks, so the request answers once they are
     stored. If this message is lost too, the sweep publishes them."""
     try:
-        current_app.extensions["celery"].send_task(PUBLISH_TASK, args=[batch_id])
+        current_app.extensions["celery"].send_task(
+            PUBLISH_TASK, args=[batch_id], **tasks.message_options(current_request_id()))
     except Exception as exc:  # kombu raises many kinds; the sweep publishes the tasks
         log.warning("could not ask for batch %s to be published: %s", batch_id, exc)
 
@@ -265,18 +267,19 @@ def publish(batch_id: int) -> int:
     published once sent (a publisher that dies leaves the rest to the sweep). How many
     were sent."""
     c = _tasks.c
-    due = (select(c.id).where(c.batch_id == batch_id, c.state == PENDING,
+    due = (select(c.id, c.request_id).where(c.batch_id == batch_id, c.state == PENDING,
                               c.published_at.is_(None),
                               ~tasks.earlier_unfinished(c.conversation_id, c.message_id))
            .order_by(c.id).limit(PUBLISH_CHUNK))
     sent, after = 0, ""
-    while chunk := list(db.session.scalars(due.where(c.id > after))):
+    while chunk := db.session.execute(due.where(c.id > after)).all():
         db.session.commit()  # no transaction is held while the broker is written to
-        published = tasks.publish_many([(task_id, KIND.name) for task_id in chunk])
+        published = tasks.publish_many([(task.id, KIND.name, task.request_id)
+                                        for task in chunk])
         db.session.execute(update(_tasks).where(c.id.in_(published), c.published_at.is_(None))
                            .values(published_at=utcnow(), worker=presence.this_worker()))
         db.session.commit()
-        sent, after = sent + len(published), chunk[-1]
+        sent, after = sent + len(published), chunk[-1].id
         if len(published) < len(chunk):
             break  # the broker is down: the sweep publishes the rest
     return sent

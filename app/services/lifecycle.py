@@ -27,6 +27,8 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+
+from app import logs
 from app.errors import database_unavailable
 from app.extensions import db
 from app.models.base import utcnow
@@ -109,6 +111,7 @@ def run(kind: TaskKind, task_id: str, produce: Produce, worker: str,
     if held is None:
         log.info("task %s has nothing to do (finished, unknown, waiting or held)", task_id)
         return None
+    logs.bind(org_id=held.org_id, attempt=held.attempt)  # on the rest of its log lines
     claimed_at = time.monotonic()
     try:
         retry = _run_claimed(kind, held, produce, config, retries, claimed_at)

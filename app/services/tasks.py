@@ -33,6 +33,7 @@ from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Conversation, Message, Task, TaskState
 from app.models.base import new_uuid, utcnow
+from app.request_ids import current_request_id
 from app.services import events, presence, webhook_events
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,12 @@ UNFINISHED = (PENDING, STARTED)
 CANCELED_ERROR = "canceled: cancel was requested for this task"
 # What cancel did: the task ended at once, or it runs and stops at its next chunk.
 ENDED_NOW, STOPPING = "canceled", "canceling"
+# A task's messages carry the id of the request that caused it in these headers (and the
+# sweep's re-publishes say so), for the worker's log lines (workers/celery_app.py).
+REQUEST_ID_HEADER = "parley_request_id"
+REPUBLISHED_BY_HEADER = "parley_republished_by"
+# publish's default: the request being served (in a worker, the task being run).
+CURRENT_REQUEST = object()
 _TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -60,8 +67,8 @@ class Claim:
     kind: str | None = None
 
 
-# (task id, kind) of a task to publish once the caller's transaction commits.
-Handover = tuple[str, str] | None
+# (task id, kind, request id) of a task to publish once the caller's transaction commits.
+Handover = tuple[str, str, str | None] | None
 
 # The statements every message runs are Core statements over the tables, built once
 # with bound parameters: building an ORM statement, and the ORM's bulk-update
@@ -115,7 +122,7 @@ _HAND_OVER = (
         _next.c.message_id > bindparam("after_message"), _next.c.state == PENDING)
         .order_by(_next.c.message_id).limit(1).scalar_subquery())
     .values(published_at=bindparam("now"), worker=bindparam("publisher"))
-    .returning(_tasks.c.id, _tasks.c.kind))
+    .returning(_tasks.c.id, _tasks.c.kind, _tasks.c.request_id))
 # A new task, queued now (published_at set) unless an earlier question of its
 # conversation is unfinished: then it waits unpublished for its hand-over.
 _ADD_TASK = (
@@ -234,7 +241,8 @@ def _cancel_queued(task) -> bool:
               task.kind), FAILURE, CANCELED_ERROR, canceled=True)
     db.session.commit()
     announce_failure(task.id, CANCELED_ERROR, canceled=True)
-    publish_many([*woken, *((task_id, webhook_events.DELIVERY_KIND) for task_id in deliveries)])
+    publish_many([*woken, *((task_id, webhook_events.DELIVERY_KIND, current_request_id())
+                            for task_id in deliveries)])
     return True
 
 
@@ -248,7 +256,7 @@ def _cancel_running(task_id: str) -> bool:
     return bool(flagged)
 
 
-def wake_waiting(in_conversations) -> list[tuple[str, str]]:
+def wake_waiting(in_conversations) -> list[tuple[str, str, str | None]]:
     """Queued questions of the conversations `in_conversations` (a condition on the
     tasks' conversation_id) whose turn has come but whose message was never sent,
     marked published by this process: after questions before them were canceled.
@@ -258,16 +266,34 @@ def wake_waiting(in_conversations) -> list[tuple[str, str]]:
         update(_tasks).where(in_conversations, c.state == PENDING, c.published_at.is_(None),
                              ~earlier_unfinished(c.conversation_id, c.message_id))
         .values(published_at=utcnow(), worker=presence.this_worker())
-        .returning(c.id, c.kind)).all()
+        .returning(c.id, c.kind, c.request_id)).all()
 
 
-def publish(task_id: str, kind: str) -> bool:
-    """Send the task to the broker, after the row is committed. If the broker is down,
-    the row is marked unpublished and the sweep sends it later: the caller still
-    answers with the task id, and nothing accepted is lost."""
+def message_options(request_id: str | None, republished_by: str | None = None) -> dict:
+    """What a task's message carries besides its id: the id of the request that caused
+    it, in its headers (for the worker's log lines; a Celery retry keeps them) and in
+    its kwargsrepr, which Celery's task events carry and Flower shows as the task's
+    kwargs (its real arguments stay its id alone); and who published it again, if the
+    sweep did."""
+    headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
+    if republished_by:
+        headers[REPUBLISHED_BY_HEADER] = republished_by
+    return {"headers": headers,
+            "kwargsrepr": repr({"request_id": request_id}) if request_id else "{}"}
+
+
+def publish(task_id: str, kind: str, request_id=CURRENT_REQUEST,
+            republished_by: str | None = None) -> bool:
+    """Send the task to the broker, after the row is committed, with the id of the
+    request that caused it (by default the current one: message_options). If the
+    broker is down, the row is marked unpublished and the sweep sends it later: the
+    caller still answers with the task id, and nothing accepted is lost."""
     celery = current_app.extensions["celery"]
+    if request_id is CURRENT_REQUEST:
+        request_id = current_request_id()
     try:
-        celery.send_task(celery_name(kind), args=[task_id], task_id=task_id)
+        celery.send_task(celery_name(kind), args=[task_id], task_id=task_id,
+                         **message_options(request_id, republished_by))
         return True
     except Exception as exc:  # kombu raises many kinds; any of them means "not sent"
         log.warning("could not publish task %s, the sweep will: %s", task_id, exc)
@@ -275,18 +301,18 @@ def publish(task_id: str, kind: str) -> bool:
         return False
 
 
-def publish_many(queued: list[tuple[str, str]]) -> list[str]:
-    """Send many tasks (id, kind) over one broker connection, after their rows are
-    committed; the ids sent. If the broker goes down, the rest are marked unpublished
-    and the sweep sends them later."""
+def publish_many(queued: list[tuple[str, str, str | None]]) -> list[str]:
+    """Send many tasks (id, kind, the id of the request that caused it) over one broker
+    connection, after their rows are committed; the ids sent. If the broker goes down,
+    the rest are marked unpublished and the sweep sends them later."""
     celery, sent = current_app.extensions["celery"], []
     if not queued:
         return sent
     try:
         with celery.producer_or_acquire() as producer:
-            for task_id, kind in queued:
+            for task_id, kind, request_id in queued:
                 celery.send_task(celery_name(kind), args=[task_id], task_id=task_id,
-                                 producer=producer)
+                                 producer=producer, **message_options(request_id))
                 sent.append(task_id)
     except Exception as exc:  # kombu raises many kinds; any of them means "not sent"
         log.warning("could not publish %d tasks, the sweep will: %s", len(queued) - len(sent),
@@ -313,11 +339,13 @@ def add_task(org_id: str, kind: str, conversation_id: int | None = None,
     """Add a task (not committed; with a message, call with the conversation locked).
     Returns its id, known before the commit so nothing after it reads the row back,
     and whether it is queued now rather than waiting its turn: the caller publishes
-    it after the commit."""
+    it after the commit. The task records the current request id (in a worker, the
+    one of the task that caused it)."""
     task_id, now = new_uuid(), utcnow()
     published_at = db.session.execute(_ADD_TASK, {
         "id": task_id, "org_id": org_id, "kind": kind, "conversation_id": conversation_id,
         "message_id": message_id, "state": PENDING, "attempts": 0,
+        "request_id": current_request_id(),
         "created_at": now, "updated_at": now, "now": now,
         # The wait rule's own names for the same two values: SQLAlchemy reserves the
         # column names for the inserted values.
@@ -497,11 +525,20 @@ def sweep(broker=None) -> dict:
              "gave up: its worker stopped during each of its attempts")
     if stranded:
         broker.restore(stranded)
-    published = sum(publish(task_id, kind) for task_id, kind in [*lost, *requeued])
+    published = sum(_republish(*task) for task in [*lost, *requeued])
     if census.redis_was_reset:
         census.mark_epoch()  # only now: a sweep that failed before here tries again
     return {"unpublished": len(lost), "abandoned": len(requeued), "failed": len(too_often),
             "restored": len(stranded), "published": published}
+
+
+def _republish(task_id: str, kind: str, request_id: str | None) -> bool:
+    """The sweep publishes a task again, with the request id that caused it, saying so
+    in its message and its log line."""
+    log.info("sweep re-publishes task %s (%s) of request %s", task_id, kind,
+             request_id or "-", extra={"task_id": task_id, "task_kind": kind,
+                                       "request_id": request_id})
+    return publish(task_id, kind, request_id, republished_by="sweep")
 
 
 def _stranded(broker, older_than: float) -> list[str]:
@@ -521,7 +558,7 @@ def _take_back(config, census: presence.Census) -> tuple[list, list]:
     publish, and those that have used up their attempts, to fail."""
     c = _tasks.c
     columns = (c.id, c.kind, c.org_id, c.state, c.attempts, c.worker, c.conversation_id,
-               c.message_id, c.canceled_at)
+               c.message_id, c.canceled_at, c.request_id)
     # Only unfinished tasks name a worker, so this reads the worker index, not the table.
     workers = set(db.session.scalars(select(c.worker).where(c.worker.is_not(None))
                                      .distinct()))
@@ -548,7 +585,7 @@ def _retries_allowed(config, kind: str) -> int:
     return config["REPLY_MAX_RETRIES"]
 
 
-def _requeue(abandoned: list, reasons: dict[str, str]) -> list[tuple[str, str]]:
+def _requeue(abandoned: list, reasons: dict[str, str]) -> list[tuple[str, str, str | None]]:
     """Queued again, and to be published by this worker; each only if it is as it was
     read (its worker may have finished it since)."""
     now, requeued, c = utcnow(), [], _tasks.c
@@ -559,7 +596,7 @@ def _requeue(abandoned: list, reasons: dict[str, str]) -> list[tuple[str, str]]:
                 c.worker.is_not_distinct_from(task.worker))
                 .values(state=PENDING, worker=presence.this_worker(), published_at=now,
                         updated_at=now, **said)).rowcount:
-            requeued.append((task.id, task.kind))
+            requeued.append((task.id, task.kind, task.request_id))
     return requeued
 
 
@@ -576,7 +613,7 @@ def _lost(config, redis_was_reset: bool) -> list:
             seconds=config["UNPUBLISHED_GRACE_SECONDS"]))) | (c.not_before <= now))
     # Marked published at `now` below, so a second batch does not take them again.
     sent_before = now if redis_was_reset else now - timedelta(seconds=visibility)
-    query = (select(c.id, c.kind)
+    query = (select(c.id, c.kind, c.request_id)
              .where(c.state == PENDING, never_sent | (c.published_at < sent_before),
                     ~earlier_unfinished(c.conversation_id, c.message_id))
              .limit(SWEEP_BATCH))

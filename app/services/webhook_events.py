@@ -25,6 +25,7 @@ from app.extensions import db
 from app.models import (Job, Message, Task, TaskState, Webhook, WebhookCallback,
                         WebhookDelivery, WebhookEvent)
 from app.models.base import new_uuid, public_id, utcnow
+from app.request_ids import current_request_id
 
 DELIVERY_KIND = "webhook"  # the task kind that sends a delivery (webhooks.KIND)
 
@@ -94,15 +95,17 @@ def add_deliveries(org_id: str, event_type: str, data: dict,
                    targets: list[tuple[int, str | None]], now: datetime | None = None
                    ) -> list[str]:
     """One message of the event to each (endpoint id, URL or None) and its task, queued
-    now (not committed); the tasks' ids."""
+    now (not committed); the tasks' ids. The tasks record the current request id (in a
+    worker, the one of the task whose end is the event)."""
     now = now or utcnow()
     payload = json.dumps({"type": event_type, "timestamp": timestamp(now), "data": data},
                          separators=(",", ":"), ensure_ascii=False, default=str)
-    task_ids = [new_uuid() for _ in targets]
+    task_ids, request_id = [new_uuid() for _ in targets], current_request_id()
     db.session.execute(_ADD_TASK, [
         {"id": task_id, "org_id": org_id, "kind": DELIVERY_KIND,
          "state": TaskState.PENDING.value, "attempts": 0, "published_at": now,
-         "created_at": now, "updated_at": now} for task_id in task_ids])
+         "request_id": request_id, "created_at": now, "updated_at": now}
+        for task_id in task_ids])
     db.session.execute(_ADD_DELIVERY, [
         {"public_id": public_id("dlv"), "webhook_id": webhook_id, "task_id": task_id,
          "event_type": event_type, "payload": payload, "url": url, "attempts": 0,

@@ -28,6 +28,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import Task, Webhook, WebhookCallback, WebhookDelivery, WebhookEvent
 from app.models.base import new_uuid, utcnow
+from app.request_ids import current_request_id
 from app.services import tasks, webhook_events, webhook_targets
 from app.services.agent_io import DeliveryInput, DeliveryResult
 from app.services.lifecycle import Gathered, TaskKind
@@ -266,7 +267,8 @@ def redeliver(org_id: str, webhook_id: str, delivery_id: str) -> dict:
     else:
         task_id = new_uuid()
         db.session.add(Task(id=task_id, org_id=org_id, kind=KIND.name, state=tasks.PENDING,
-                            attempts=0, published_at=now, created_at=now, updated_at=now))
+                            attempts=0, published_at=now, request_id=current_request_id(),
+                            created_at=now, updated_at=now))
         db.session.flush()
         sent.task_id = task_id
     db.session.commit()

@@ -1,4 +1,5 @@
-"""What Flower sees: the reply task announces itself by name, with ids as arguments."""
+"""What Flower sees: the reply task announces itself by name, with ids as arguments and
+the id of the request that caused it."""
 
 import threading
 
@@ -35,7 +36,8 @@ def test_reply_task_is_named_and_carries_only_ids(offline_stack):
     assert ready.wait(10)
 
     auth = offline_stack.new_org()
-    task_id = ask(offline_stack.client, auth, setup_conversation(offline_stack.client, auth))
+    task_id = ask(offline_stack.client, {**auth, "X-Request-Id": "req-flower-1"},
+                  setup_conversation(offline_stack.client, auth))
     offline_stack.wait_for_task(auth, task_id)
     assert done.wait(EVENT_TIMEOUT_SECONDS)
 
@@ -44,3 +46,6 @@ def test_reply_task_is_named_and_carries_only_ids(offline_stack):
     assert ours["task-received"]["name"] == "parley.reply"
     assert ours["task-received"]["args"] == repr([task_id])
     assert "FiberUP" not in ours["task-received"]["args"] + ours["task-received"]["kwargs"]
+    # The request that caused it, shown as its kwargs (its real arguments are its id).
+    assert ours["task-sent"]["kwargs"] == ours["task-received"]["kwargs"] == repr(
+        {"request_id": "req-flower-1"})
