@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
                     default=int(os.environ.get("PARLEY_WORKER_CONCURRENCY", 500)),
                     help="worker threads in all (shared by PARLEY_WORKER_PROCESSES "
                          "processes, one per core by default): replies in flight at once")
+    up.add_argument("--flower-port", type=int,
+                    default=int(os.environ.get("PARLEY_FLOWER_PORT", 5555)),
+                    help="Flower's port, on --host (0: no Flower)")
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="keys_command", required=True)
@@ -54,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "up":
-        return run_stack(host=args.host, port=args.port, concurrency=args.concurrency)
+        return run_stack(host=args.host, port=args.port, concurrency=args.concurrency,
+                         flower_port=args.flower_port)
     if args.command == "keys":
         return _keys(args)
     if args.command == "orgs":
