@@ -181,6 +181,9 @@ class Config:
     # and the sweep re-queues the tasks it held (app/services/presence.py).
     WORKER_HEARTBEAT_INTERVAL = _env_float("PARLEY_WORKER_HEARTBEAT_INTERVAL", 2.0)
     WORKER_HEARTBEAT_TTL = _env_float("PARLEY_WORKER_HEARTBEAT_TTL", 8.0)
+    # GET /readyz answers within this many seconds: a dependency that does not answer
+    # in time fails its check (app/services/health.py).
+    READY_TIMEOUT_SECONDS = _env_float("PARLEY_READY_TIMEOUT", 2.0)
     # A task STARTED this long ago is taken for abandoned even if its worker beats (a
     # worker alive but stuck); it must exceed the model's timeout plus DB_RETRY_SECONDS.
     # The broker redelivers an unacknowledged message only after the visibility
