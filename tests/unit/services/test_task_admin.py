@@ -19,18 +19,6 @@ UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture
-def sent(app, monkeypatch):
-    """The broker replaced by a recorder: the (name, task_id) of every publish."""
-    calls = []
-
-    def send_task(name, args=None, task_id=None, **_):
-        calls.append((name, task_id))
-
-    monkeypatch.setattr(app.extensions["celery"], "send_task", send_task)
-    return calls
-
-
-@pytest.fixture
 def failed_task(client, auth, conversation_id, sent):
     task_id = ask(client, auth, conversation_id)
     fail_task(task_id, "gave up after 6 attempts: overloaded")
