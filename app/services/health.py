@@ -91,15 +91,18 @@ def _database(engine) -> dict:
     """One round trip. A pooled connection the database dropped (it restarted) fails
     once and invalidates the pool, so the check tries once more on a new connection:
     it reports the database, not a stale connection."""
-    for tries_left in (1, 0):
-        try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            return {}
-        except DBAPIError as exc:
-            if not (exc.connection_invalidated and tries_left):
-                raise
+    try:
+        _select_one(engine)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        _select_one(engine)
     return {}
+
+
+def _select_one(engine) -> None:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 def _redis(client: redis.Redis | None) -> dict:

@@ -57,8 +57,9 @@ def test_a_heartbeat_older_than_its_lifetime_does_not_count(app, client):
 
 def test_readyz_names_redis_unreachable_without_saying_where(app, client):
     port = free_port()  # nothing listens there
-    app.extensions["task_events"].client = redis.Redis(
-        host="127.0.0.1", port=port, socket_connect_timeout=1, socket_timeout=1)
+    # Made as app/services/events.py makes it (from a URL: no retries with backoff).
+    app.extensions["task_events"].client = redis.Redis.from_url(
+        f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1, socket_timeout=1)
 
     response = client.get("/readyz")
 
