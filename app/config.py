@@ -44,16 +44,23 @@ def parley_home() -> Path:
 
 
 def stored_jwt_secret(home: Path) -> str:
-    """The secret in `home`/jwt-secret, generated (mode 0600) on first use. Processes
-    starting at once agree: each writes a whole file of its own, then links it to the
-    name; the first link wins and the others read the winner's."""
-    path = home / "jwt-secret"
+    """Bearer tokens' secret when PARLEY_JWT_SECRET is unset: `home`/jwt-secret."""
+    return stored_secret(home, "jwt-secret", setting="PARLEY_JWT_SECRET")
+
+
+def stored_secret(home: Path, name: str, setting: str | None = None) -> str:
+    """The secret in the file `home`/`name`, generated (mode 0600) on first use.
+    Processes starting at once agree: each writes a whole file of its own, then links
+    it to the name; the first link wins and the others read the winner's. `setting`:
+    the environment variable that replaces the file, named in the error of an empty
+    one."""
+    path = home / name
     try:
-        return _read_secret(path)
+        return _read_secret(path, setting)
     except FileNotFoundError:
         pass
     home.mkdir(parents=True, exist_ok=True)
-    descriptor, draft = tempfile.mkstemp(dir=home, prefix=".jwt-secret.")  # mode 0600
+    descriptor, draft = tempfile.mkstemp(dir=home, prefix=f".{name}.")  # mode 0600
     try:
         secret = secrets.token_urlsafe(48)
         with os.fdopen(descriptor, "w") as file:
@@ -63,28 +70,29 @@ def stored_jwt_secret(home: Path) -> str:
         try:
             os.link(draft, path)
         except FileExistsError:
-            return _read_secret(path)
+            return _read_secret(path, setting)
         except OSError:  # a filesystem without hard links: create the name exclusively
-            return _create_exclusively(path, secret)
+            return _create_exclusively(path, secret, setting)
         return secret
     finally:
         os.unlink(draft)
 
 
-def _create_exclusively(path: Path, secret: str) -> str:
+def _create_exclusively(path: Path, secret: str, setting: str | None) -> str:
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return _read_secret(path)
+        return _read_secret(path, setting)
     with os.fdopen(descriptor, "w") as file:
         file.write(secret + "\n")
     return secret
 
 
-def _read_secret(path: Path) -> str:
+def _read_secret(path: Path, setting: str | None) -> str:
     secret = path.read_text().strip()
     if not secret:
-        raise RuntimeError(f"{path} is empty: delete it, or set PARLEY_JWT_SECRET.")
+        instead = f", or set {setting}" if setting else ""
+        raise RuntimeError(f"{path} is empty: delete it{instead}.")
     return secret
 
 
@@ -177,6 +185,9 @@ class Config:
     # and the sweep re-queues the tasks it held (app/services/presence.py).
     WORKER_HEARTBEAT_INTERVAL = _env_float("PARLEY_WORKER_HEARTBEAT_INTERVAL", 2.0)
     WORKER_HEARTBEAT_TTL = _env_float("PARLEY_WORKER_HEARTBEAT_TTL", 8.0)
+    # GET /readyz answers within this many seconds: a dependency that does not answer
+    # in time fails its check (app/services/health.py).
+    READY_TIMEOUT_SECONDS = _env_float("PARLEY_READY_TIMEOUT", 2.0)
     # A task STARTED this long ago is taken for abandoned even if its worker beats (a
     # worker alive but stuck); it must exceed the model's timeout plus DB_RETRY_SECONDS.
     # The broker redelivers an unacknowledged message only after the visibility

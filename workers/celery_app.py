@@ -1,4 +1,5 @@
-"""The worker's entry point: `celery -A workers.celery_app worker` (and beat, flower)."""
+"""The worker's entry point: `celery -A workers.celery_app worker` (and beat; Flower's is
+workers.flower_app)."""
 
 import logging
 import os

@@ -138,6 +138,16 @@ class TaskEventStreams:
         except redis.RedisError as exc:
             log.warning("could not flag task %s canceled in Redis: %s", task_id, exc)
 
+    def forget(self, task_id: str) -> None:
+        """Drop the task's stream (best effort): a task run again starts a new one, and a
+        relay must not end at its earlier run's `error`."""
+        if self.client is None:
+            return
+        try:
+            self.client.delete(_KEY.format(task_id))
+        except redis.RedisError as exc:
+            log.warning("could not drop the events of task %s: %s", task_id, exc)
+
     def event_writer(self, task_id: str) -> Callable[[str, dict], None]:
         """An on_event callback appending each event an agent reports (a dialog turn's
         briefing_update, phase, actions, warning)."""

@@ -89,6 +89,12 @@ class Heartbeat:
             self.beat()
 
 
+def workers_alive(client: redis.Redis, ttl: float) -> int:
+    """How many worker processes beat within the last `ttl` seconds: one count of a
+    sorted set's range, cheap enough for every readiness probe. Raises RedisError."""
+    return client.zcount(_WORKERS_KEY, time.time() - ttl, "+inf")
+
+
 @dataclass(frozen=True)
 class Census:
     """What Redis says of the workers, as the sweep sees it."""

@@ -317,7 +317,7 @@ def publish_many(queued: list[tuple[str, str, str | None]]) -> list[str]:
     except Exception as exc:  # kombu raises many kinds; any of them means "not sent"
         log.warning("could not publish %d tasks, the sweep will: %s", len(queued) - len(sent),
                     exc)
-        for task_id, _ in queued[len(sent):]:
+        for task_id, *_ in queued[len(sent):]:
             mark_unpublished(task_id)
     return sent
 

@@ -2,12 +2,14 @@
 (SQLite, the embedded Valkey server, the offline model), then Ctrl-C. And the
 `parley keys` commands."""
 
+import base64
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -22,7 +24,8 @@ QUESTION = SLA_QUESTION
 
 def embedded_env(home: Path) -> dict:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "ANTHROPIC_API_KEY", "PARLEY_LLM")}
+           if k not in ("DATABASE_URL", "REDIS_URL", "ANTHROPIC_API_KEY", "PARLEY_LLM",
+                        "FLOWER_BASIC_AUTH")}
     return {**env, "PARLEY_HOME": str(home), "PARLEY_WORKER_CONCURRENCY": "8"}
 
 
@@ -63,10 +66,33 @@ def wait_until_serving(base: str, timeout: float = 30) -> None:
     raise AssertionError(f"{base} never answered")
 
 
+def flower_status(url: str, login: str | None) -> int:
+    """The status of Flower's GET url with that login (user:password); 0 while it does
+    not listen yet."""
+    headers = {"Authorization": "Basic " + base64.b64encode(login.encode()).decode()
+               } if login else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                    timeout=5) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def wait_for_flower(url: str, login: str, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while (status := flower_status(url, login)) == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return status
+
+
 def test_parley_up_runs_the_whole_flow_and_stops_on_ctrl_c(tmp_path):
-    port = free_port()
+    port, flower_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
-    up = subprocess.Popen([sys.executable, "-m", "app.cli", "up", "--port", str(port)],
+    up = subprocess.Popen([sys.executable, "-m", "app.cli", "up", "--port", str(port),
+                           "--flower-port", str(flower_port)],
                           cwd=ROOT, env=embedded_env(tmp_path), text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
@@ -102,6 +128,16 @@ def test_parley_up_runs_the_whole_flow_and_stops_on_ctrl_c(tmp_path):
                            {"chat_session_id": session["id"], "message": QUESTION},
                            parse=event_names)
         assert streamed[0] == "start" and streamed[-1] == "end" and "content" in streamed
+
+        # Flower, behind the login printed once and kept in PARLEY_HOME.
+        flower = f"http://127.0.0.1:{flower_port}"
+        assert f"Flower:   {flower}" in printed
+        login = json.loads(printed.split("Flower's login")[1].splitlines()[1])
+        assert login["user"] == "admin"
+        assert (tmp_path / "flower-password").read_text().strip() == login["password"]
+        password = f"admin:{login['password']}"
+        assert wait_for_flower(flower + "/api/workers", password) == 200
+        assert flower_status(flower + "/api/workers", None) == 401
     finally:
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=40) == 0

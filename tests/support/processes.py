@@ -36,12 +36,20 @@ def start_beat(env: dict, log_path: Path) -> subprocess.Popen:
                         env, log_path, "beat: Starting")
 
 
-def start_celery(arguments: list[str], env: dict, log_path: Path,
-                 ready_marker: str) -> subprocess.Popen:
+def start_flower(env: dict, port: int, log_path: Path, login: str) -> subprocess.Popen:
+    """Flower on 127.0.0.1:port behind basic auth (`login`: user:password, given as
+    `parley up` gives it: in FLOWER_BASIC_AUTH), once it listens."""
+    return start_celery(["flower", "--address=127.0.0.1", f"--port={port}"],
+                        {**env, "FLOWER_BASIC_AUTH": login}, log_path, "Visit me at",
+                        app="workers.flower_app")
+
+
+def start_celery(arguments: list[str], env: dict, log_path: Path, ready_marker: str,
+                 app: str = "workers.celery_app") -> subprocess.Popen:
     """A celery process of the project, started and waited for until it says it is
     ready. Each process needs a log file of its own."""
     log = log_path.open("w")
-    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.celery_app",
+    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", app,
                                 *arguments], cwd=ROOT, env={**os.environ, **env},
                                stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + WORKER_READY_SECONDS

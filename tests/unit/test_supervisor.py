@@ -133,3 +133,57 @@ def test_a_stop_request_during_a_backoff_returns_promptly(monkeypatch):
     assert result == 0
     assert spawned == []  # still waiting out its 60 s delay when the stop came
     assert took < 0.5 + 3 * POLL_SECONDS
+
+
+def test_flowers_password_is_generated_once_and_given_to_it_by_environment(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.delenv("FLOWER_BASIC_AUTH", raising=False)
+
+    first = supervisor._flower_login(tmp_path)
+
+    password = (tmp_path / "flower-password").read_text().strip()
+    assert first == supervisor.FlowerLogin("admin", tmp_path / "flower-password", password)
+    assert os.environ["FLOWER_BASIC_AUTH"] == f"admin:{password}"
+    monkeypatch.delenv("FLOWER_BASIC_AUTH")
+    again = supervisor._flower_login(tmp_path)
+    assert again.new_password is None  # shown on the first run only
+    assert os.environ["FLOWER_BASIC_AUTH"] == f"admin:{password}"
+
+
+def test_an_operators_own_flower_login_is_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWER_BASIC_AUTH", "ops:their-own")
+
+    assert supervisor._flower_login(tmp_path) == supervisor.FlowerLogin("ops", None)
+    assert os.environ["FLOWER_BASIC_AUTH"] == "ops:their-own"
+    assert not (tmp_path / "flower-password").exists()
+
+
+def test_flower_runs_on_its_port_and_host_with_no_password_on_its_command_line(tmp_path):
+    with_flower = supervisor._commands("0.0.0.0", 8000, 8, tmp_path, flower_port=5601)
+    without = supervisor._commands("0.0.0.0", 8000, 8, tmp_path, flower_port=0)
+
+    flower = [command for command in with_flower if "flower" in command]
+    assert len(flower) == 1
+    assert flower[0][-2:] == ["--address=0.0.0.0", "--port=5601"]
+    assert not any("basic" in argument for argument in flower[0])
+    assert not any("flower" in command for command in without)
+    assert len(with_flower) == len(without) + 1
+
+
+def test_the_banner_says_where_flower_and_its_password_are(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///x.db")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    login = supervisor.FlowerLogin("admin", tmp_path / "flower-password", "s3cret")
+
+    supervisor._announce("127.0.0.1", 8000, None, 5555, login)
+    first = capsys.readouterr().out
+    supervisor._announce("127.0.0.1", 8000, None, 5555,
+                         supervisor.FlowerLogin("admin", tmp_path / "flower-password"))
+    later = capsys.readouterr().out
+    supervisor._announce("127.0.0.1", 8000, None, 0, None)
+    off = capsys.readouterr().out
+
+    where = f"http://127.0.0.1:5555  (user admin, password in {tmp_path / 'flower-password'})"
+    assert where in first and where in later
+    assert "s3cret" in first and "s3cret" not in later
+    assert "Flower:   off" in off

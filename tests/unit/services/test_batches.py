@@ -69,6 +69,19 @@ def test_the_sweep_publishes_a_batch_the_broker_refused(app, client, auth, db, d
     assert sorted(calls) == sorted(task.id for task in batch_tasks(db, batch["id"]))
 
 
+def test_questions_the_broker_refuses_while_a_batch_is_published_are_left_to_the_sweep(
+        app, sent, client, auth, db, data_set_id, monkeypatch):
+    batch = submit(client, auth, [{"custom_id": str(n), "data_set_id": data_set_id,
+                                   "question_message": "Hi?"} for n in range(3)])
+
+    def broker_down(*_, **__):
+        raise OperationalError("Connection refused.")
+
+    monkeypatch.setattr(app.extensions["celery"], "send_task", broker_down)
+    assert batches.publish(sent[0][1][0]) == 0
+    assert all(task.published_at is None for task in batch_tasks(db, batch["id"]))
+
+
 def test_the_finish_of_its_last_request_completes_the_batch(sent, client, auth, db,
                                                             data_set_id):
     batch = submit(client, auth, [{"custom_id": str(n), "data_set_id": data_set_id,

@@ -15,15 +15,6 @@ WORKER = "gone-host:1:dead"
 
 
 @pytest.fixture
-def sent(app, monkeypatch):
-    """The (task name, task id) of every publish."""
-    calls = []
-    monkeypatch.setattr(app.extensions["celery"], "send_task",
-                        lambda name, args=None, task_id=None, **_: calls.append((name, task_id)))
-    return calls
-
-
-@pytest.fixture
 def redis(app):
     """The fake Redis of the app's task events (holding its data for an hour)."""
     return app.extensions["task_events"].client

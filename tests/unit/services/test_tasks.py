@@ -40,18 +40,6 @@ def task_id(client, auth, conversation_id):
 
 
 @pytest.fixture
-def sent(app, monkeypatch):
-    """Replace the broker with a recorder: the (name, task_id) of every publish."""
-    calls = []
-
-    def send_task(name, args=None, task_id=None, **_):
-        calls.append((name, task_id))
-
-    monkeypatch.setattr(app.extensions["celery"], "send_task", send_task)
-    return calls
-
-
-@pytest.fixture
 def broker_down(app, monkeypatch):
     def send_task(*_, **__):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")

@@ -32,15 +32,6 @@ def receiver(app):
         yield receiver
 
 
-@pytest.fixture
-def sent(app, monkeypatch):
-    """The (task name, task id) of every publish."""
-    calls = []
-    monkeypatch.setattr(app.extensions["celery"], "send_task",
-                        lambda name, args=None, task_id=None, **_: calls.append((name, task_id)))
-    return calls
-
-
 def endpoint(org_id, url, events=("task.succeeded", "task.failed"), enabled=True) -> Webhook:
     webhook = webhooks.create(org_id, url, list(events))
     if not enabled:
