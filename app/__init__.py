@@ -34,6 +34,7 @@ def create_app(config_class=None, **overrides) -> Flask:
         app.config["JWT_SECRET"] = stored_jwt_secret(parley_home())
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     app.config.setdefault("CELERY", celery_settings(app.config, task_kinds))
+    app.config.setdefault("ORG_CAPPED_KINDS", task_kinds.CAPPED_KINDS)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     # One line per model request, from hundreds of threads, costs more than it tells.
     logging.getLogger("httpx2").setLevel(logging.WARNING)

@@ -189,6 +189,11 @@ class Config:
     SWEEP_INTERVAL_SECONDS = _env_float("PARLEY_SWEEP_INTERVAL", 2.0)
     UNPUBLISHED_GRACE_SECONDS = _env_float("PARLEY_UNPUBLISHED_GRACE", 10.0)
 
+    # At most this many of an organization's tasks that call the model run at once
+    # (0: no cap); the rest wait their turn, queued (app/services/tasks.py), so one
+    # tenant cannot take every worker slot.
+    ORG_MAX_IN_FLIGHT = _env_int("PARLEY_ORG_MAX_IN_FLIGHT", 0)
+
     RETRIEVAL_PASSAGES = _env_int("PARLEY_RETRIEVAL_PASSAGES", 4)
     HISTORY_MESSAGES = _env_int("PARLEY_HISTORY_MESSAGES", 40)
     # A dialogue's summary (compact) is made from its latest this many messages.
