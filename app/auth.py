@@ -55,10 +55,17 @@ def identify() -> Caller | None:
 
 def _identified() -> tuple[Caller | None, bool, str]:
     """(the caller or None, whether by a token, why it was refused). Kept in the
-    request's WSGI environ, which is the request's own (`g` may outlive it)."""
+    request's WSGI environ, which is the request's own (`g` may outlive it); so is a
+    failure (the database down), raised again to whoever asks next, as it was."""
     identified = request.environ.get(IDENTIFIED)
     if identified is None:
-        identified = request.environ[IDENTIFIED] = _authenticate()
+        try:
+            identified = _authenticate()
+        except Exception as exc:
+            identified = exc
+        request.environ[IDENTIFIED] = identified
+    if isinstance(identified, Exception):
+        raise identified
     return identified
 
 
