@@ -70,7 +70,8 @@ def _limit_of(face: str) -> str:
 
 
 def _breached(face: str) -> str:
-    return (f"Too many requests: this API key may send {_limit_of(face)} to this API. "
+    return ("Too many requests: each API key (or address, without one) may send "
+            f"{_limit_of(face)} to this API. "
             "Retry after the number of seconds in the Retry-After header.")
 
 
