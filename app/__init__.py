@@ -35,6 +35,7 @@ def create_app(config_class=None, **overrides) -> Flask:
         app.config["JWT_SECRET"] = stored_jwt_secret(parley_home())
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     app.config.setdefault("CELERY", celery_settings(app.config, task_kinds))
+    app.config.setdefault("ORG_CAPPED_KINDS", task_kinds.CAPPED_KINDS)
     configure_logs(app.config["LOG_FORMAT"])
     # One line per model request, from hundreds of threads, costs more than it tells.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
@@ -74,6 +75,7 @@ def _register_faces(app: Flask) -> None:
     from app.api.tasks.routes import blp as task_events
     from app.api.webhooks.routes import blp as webhooks
     from app.auth import SECURITY_SCHEMES
+    from app.rate_limits import init_rate_limits
 
     # Through the module: the name `api` in this package is the app.api subpackage.
     rest_api = extensions.api
@@ -90,3 +92,5 @@ def _register_faces(app: Flask) -> None:
     rest_api.register_blueprint(dialogues)
     rest_api.register_blueprint(conversation_service)
     rest_api.register_blueprint(dialog_sessions)
+    init_rate_limits(app, (polling, task_events, batches, webhooks, dialogues,
+                           conversation_service, dialog_sessions))

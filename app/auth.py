@@ -12,6 +12,9 @@ from app.services import tokens
 from app.services.organizations import Caller, authenticate
 
 
+IDENTIFIED = "parley.identified"
+
+
 def presented_key() -> str | None:
     """The API key the request presents: X-API-Key's value, else Bearer's."""
     key = request.headers.get("X-API-Key")
@@ -37,20 +40,43 @@ def _bearer() -> str | None:
 
 
 def require_caller() -> None:
+    caller, by_token, refusal = _identified()
+    if caller is None:
+        raise Unauthorized(refusal)
+    g.caller, g.by_token = caller, by_token
+
+
+def identify() -> Caller | None:
+    """The request's caller, or None when it has no valid credentials; without
+    raising, for the rate limiter, which counts a request before the face checks it.
+    A request is authenticated once, whoever asks first."""
+    return _identified()[0]
+
+
+def _identified() -> tuple[Caller | None, bool, str]:
+    """(the caller or None, whether by a token, why it was refused). Kept in the
+    request's WSGI environ, which is the request's own (`g` may outlive it); so is a
+    failure (the database down), raised again to whoever asks next, as it was."""
+    identified = request.environ.get(IDENTIFIED)
+    if identified is None:
+        try:
+            identified = _authenticate()
+        except Exception as exc:
+            identified = exc
+        request.environ[IDENTIFIED] = identified
+    if isinstance(identified, Exception):
+        raise identified
+    return identified
+
+
+def _authenticate() -> tuple[Caller | None, bool, str]:
     token = presented_token()
     if token is not None:
-        caller = tokens.caller_from_token(token)
-        if caller is None:
-            raise Unauthorized("Invalid or expired token.")
-        g.caller, g.by_token = caller, True
-        return
+        return tokens.caller_from_token(token), True, "Invalid or expired token."
     key = presented_key()
     if key is None:
-        raise Unauthorized("Missing API key: send X-API-Key or Authorization: Bearer.")
-    caller = authenticate(key)
-    if caller is None:
-        raise Unauthorized("Invalid or revoked API key.")
-    g.caller, g.by_token = caller, False
+        return None, False, "Missing API key: send X-API-Key or Authorization: Bearer."
+    return authenticate(key), False, "Invalid or revoked API key."
 
 
 def current_caller() -> Caller:

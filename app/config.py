@@ -38,6 +38,17 @@ def _prices(setting: str | None) -> dict[str, tuple[float, float]]:
             for prefix, prices in json.loads(setting).items()}
 
 
+# Requests per API key, per face: generous, to stop a runaway client, not to meter
+# use. The polling face's is the highest: a client polling task status (the status
+# benchmark sends about 1,400 a second with one key) and batches count there.
+DEFAULT_RATE_LIMITS = {
+    "polling": "200000 per minute",
+    "dialogues": "60000 per minute",
+    "conversation_service": "60000 per minute",
+    "dialog_sessions": "60000 per minute",
+}
+
+
 def parley_home() -> Path:
     """Where the embedded default keeps its SQLite file, broker data and beat schedule."""
     return Path(os.environ.get("PARLEY_HOME", "instance")).resolve()
@@ -145,6 +156,10 @@ class Config:
     LOG_FORMAT = os.environ.get("PARLEY_LOG_FORMAT") or None
 
     MAX_CONTENT_LENGTH = _env_int("PARLEY_MAX_BODY_BYTES", 1_048_576)
+    # Requests per API key to each face (app/rate_limits.py), as limit strings
+    # ("2000/second", "100000 per minute; 5000 per second"); empty: no limit.
+    RATE_LIMITS = {face: os.environ.get(f"PARLEY_RATE_LIMIT_{face.upper()}", default)
+                   for face, default in DEFAULT_RATE_LIMITS.items()}
     # How long a process trusts a key it found valid (a revocation elsewhere takes this long).
     AUTH_CACHE_SECONDS = _env_float("PARLEY_AUTH_CACHE_SECONDS", 10.0)
     # Bearer tokens (app/services/tokens.py) are JWTs signed (HS256) with this secret.
@@ -203,6 +218,11 @@ class Config:
     # broker never got or lost, and fails what has been abandoned too often.
     SWEEP_INTERVAL_SECONDS = _env_float("PARLEY_SWEEP_INTERVAL", 2.0)
     UNPUBLISHED_GRACE_SECONDS = _env_float("PARLEY_UNPUBLISHED_GRACE", 10.0)
+
+    # At most this many of an organization's tasks that call the model run at once
+    # (0: no cap); the rest wait their turn, queued (app/services/tasks.py), so one
+    # tenant cannot take every worker slot.
+    ORG_MAX_IN_FLIGHT = _env_int("PARLEY_ORG_MAX_IN_FLIGHT", 0)
 
     RETRIEVAL_PASSAGES = _env_int("PARLEY_RETRIEVAL_PASSAGES", 4)
     HISTORY_MESSAGES = _env_int("PARLEY_HISTORY_MESSAGES", 40)

@@ -34,8 +34,11 @@ from app.validation import JSONParser
 
 log = logging.getLogger(__name__)
 
-# What any operation can answer: no or a bad key, the database unreachable.
-ALWAYS = (401, 503)
+# What any operation can answer: no or a bad key, over the face's rate limit
+# (app/rate_limits.py), the database unreachable.
+ALWAYS = (401, 429, 503)
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.",
+                               "schema": {"type": "integer"}}}
 # What reading a JSON body can answer: unparseable, over PARLEY_MAX_BODY_BYTES, not
 # JSON, fields at fault.
 BODY_ERRORS = (400, 413, 415, 422)
@@ -130,13 +133,15 @@ class FaceBlueprint(Blueprint):
 
     def __init__(self, name: str, import_name: str, *, url_prefix: str, description: str,
                  errors: ErrorFormat = ErrorFormat(), paths: tuple[str, ...] = (),
-                 guard: Guard | None = None):
+                 guard: Guard | None = None, rate_limit: str | None = None):
         """`paths`: where the face's error body applies, when not just `url_prefix`
-        (a face sharing its prefix with another names its own paths)."""
+        (a face sharing its prefix with another names its own paths). `rate_limit`: the
+        face whose request limit (RATE_LIMITS) it counts against; by default its own."""
         super().__init__(name, import_name, url_prefix=url_prefix, description=description)
         self.error_format = errors
         self.error_paths = paths or (url_prefix,)
         self.guard = guard
+        self.rate_limit = rate_limit or name
         self.before_request(self._admit)
         self._prepare_doc_cbks.append(self._prepare_face_doc)
 
@@ -242,6 +247,7 @@ class FaceBlueprint(Blueprint):
         for status in sorted(statuses):
             responses[status] = _error_response(HTTPStatus(status).phrase,
                                                 self.error_format.schema)
+        responses[429]["headers"] = deepcopy(RETRY_AFTER)
         for status, description in WEB_SERVER_ERRORS.items():
             responses[status] = _error_response(description, ErrorSchema)
         responses["default"] = _error_response(DEFAULT_DESCRIPTION, self.error_format.schema)

@@ -10,7 +10,7 @@ summary's names its conversation only; kinds with no conversation name neither.
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -32,6 +32,12 @@ class Task(db.Model):
         Index("ix_tasks_conversation_id_message_id", "conversation_id", "message_id"),
         # A batch's counts, and whether any of its requests is unfinished.
         Index("ix_tasks_batch_id_state", "batch_id", "state"),
+        # An organization's running tasks, counted against its cap (ORG_MAX_IN_FLIGHT).
+        Index("ix_tasks_org_id_state", "org_id", "state"),
+        # The tasks waiting for a slot of their organization's cap: few, read in order.
+        Index("ix_tasks_held", "org_id", "held_since",
+              postgresql_where=text("held_since IS NOT NULL"),
+              sqlite_where=text("held_since IS NOT NULL")),
     )
 
     # Also the Celery task id, so Flower and our table name the same thing.
@@ -58,6 +64,11 @@ class Task(db.Model):
     # A wait longer than a Celery retry may take leaves the task unpublished, and the
     # sweep publishes it once this time has come.
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when a claim found the organization's cap (ORG_MAX_IN_FLIGHT) full: the task
+    # waits, unpublished, and one of the organization's running tasks publishes it as
+    # it ends (the sweep, if that was lost). Its place among the organization's held
+    # tasks; cleared when it is claimed.
+    held_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow,
                                                  onupdate=utcnow)

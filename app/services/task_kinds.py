@@ -22,6 +22,9 @@ UPKEEP_TASKS = (*PERIODIC_TASKS, batches.PUBLISH_TASK)
 KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (
     replies.KIND, summaries.KIND, briefing_turns.KIND, jobs.KIND, batches.KIND,
     webhooks.KIND)}
+# The kinds that call the model: at most ORG_MAX_IN_FLIGHT of an organization's run at
+# once (app/services/tasks.py); webhook deliveries are not counted.
+CAPPED_KINDS = tuple(name for name in KINDS if name != webhooks.KIND.name)
 # Every queue a worker consumes unless told otherwise (`--queues`).
 QUEUES = tuple(dict.fromkeys([*(kind.queue for kind in KINDS.values()), MAINTENANCE_QUEUE]))
 

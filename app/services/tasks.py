@@ -18,6 +18,15 @@ conversation has finished. One posted behind an unfinished one is stored unpubli
 when a task finishes, it hands over to the next waiting question of its conversation,
 publishing it. Posting and finishing both hold the conversation's row lock while they
 decide, so a hand-over is never missed.
+
+The organization's share (ORG_MAX_IN_FLIGHT, 0 for none): at most that many of an
+organization's tasks of the kinds that call the model (ORG_CAPPED_KINDS) run at once.
+The claim counts them; one that finds no slot free is held: PENDING, unpublished,
+`held_since` set. A task of the organization that ends (or is given back to retry)
+publishes the longest held one. Claiming and ending both hold the organization's row
+lock while they decide, so two claims never take the last slot both and a freed slot
+is never missed; should its publication be lost, the sweep wakes held tasks of
+organizations with free slots.
 """
 
 import logging
@@ -27,11 +36,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, case, exists, insert, null, select, update
+from sqlalchemy import bindparam, case, exists, func, insert, null, or_, select, update
 
 from app.errors import Conflict, NotFound
 from app.extensions import db
-from app.models import Conversation, Message, Task, TaskState
+from app.models import Conversation, Message, Organization, Task, TaskState
 from app.models.base import new_uuid, utcnow
 from app.request_ids import current_request_id
 from app.services import events, presence, webhook_events
@@ -107,6 +116,37 @@ _CLAIM = (
             error=None, updated_at=bindparam("now"))
     .returning(_tasks.c.org_id, _tasks.c.attempts, _tasks.c.conversation_id,
                _tasks.c.message_id, _tasks.c.kind))
+# The organization's share: its capped kinds' running tasks, counted through
+# ix_tasks_org_id_state, under its row lock (_LOCK_ORGANIZATION_OF).
+_capped = _tasks.c.kind.in_(bindparam("capped", expanding=True))
+_running = _tasks.alias("running")
+_slot_free = select(func.count()).where(
+    _running.c.org_id == _tasks.c.org_id, _running.c.state == STARTED,
+    _running.c.kind.in_(bindparam("capped", expanding=True))
+).scalar_subquery() < bindparam("cap")
+_CLAIM_CAPPED = _CLAIM.where(or_(~_capped, _slot_free)).values(held_since=None)
+# A task whose turn has come but found no slot: held, unpublished, keeping its place.
+_HOLD = (
+    update(_tasks)
+    .where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == PENDING, _capped,
+           ~earlier_unfinished(_tasks.c.conversation_id, _tasks.c.message_id))
+    .values(held_since=func.coalesce(_tasks.c.held_since, bindparam("now")),
+            published_at=None, worker=None))
+_held_task = _tasks.alias("held_task")
+# The organization's longest held tasks whose turn has come, marked published by this
+# worker: the caller publishes them after its commit.
+_WAKE_HELD = (
+    update(_tasks)
+    .where(_tasks.c.id.in_(
+        select(_held_task.c.id)
+        .where(_held_task.c.org_id == bindparam("of_org"), _held_task.c.held_since.is_not(None),
+               _held_task.c.published_at.is_(None), _held_task.c.state == PENDING,
+               ~earlier_unfinished(_held_task.c.conversation_id, _held_task.c.message_id))
+        .order_by(_held_task.c.held_since, _held_task.c.id).limit(bindparam("slots"))))
+    .values(published_at=bindparam("now"), worker=bindparam("publisher"))
+    .returning(_tasks.c.id, _tasks.c.kind, _tasks.c.request_id))
+_COUNT_RUNNING = select(func.count()).where(
+    _tasks.c.org_id == bindparam("org_id"), _tasks.c.state == STARTED, _capped)
 # A task canceled while it ran ends canceled, whatever its worker asked.
 _not_canceled = _tasks.c.canceled_at.is_(None)
 _FINISH = (
@@ -135,6 +175,15 @@ _conversations = Conversation.__table__
 _LOCK_CONVERSATION = (update(_conversations)
                       .where(_conversations.c.id == bindparam("conversation_id"))
                       .values(last_seq=_conversations.c.last_seq))
+_organizations = Organization.__table__
+_LOCK_ORGANIZATION = (update(_organizations)
+                      .where(_organizations.c.id == bindparam("org_id"))
+                      .values(name=_organizations.c.name))
+# The row lock of a task's organization, when the task is of a capped kind.
+_LOCK_ORGANIZATION_OF = (update(_organizations)
+                         .where(_organizations.c.id == select(_tasks.c.org_id).where(
+                             _tasks.c.id == bindparam("task_id"), _capped).scalar_subquery())
+                         .values(name=_organizations.c.name))
 
 
 def celery_name(kind: str) -> str:
@@ -222,7 +271,7 @@ def cancel(org_id: str, task_id: str) -> str:
 def ended_canceled(now) -> dict:
     """The values that end a queued task canceled."""
     return {"state": FAILURE, "error": CANCELED_ERROR, "canceled_at": now, "worker": None,
-            "updated_at": now}
+            "held_since": None, "updated_at": now}
 
 
 def _cancel_queued(task) -> bool:
@@ -357,11 +406,51 @@ def claim(task_id: str, worker: str) -> Claim | None:
     """Atomically move a PENDING task whose turn has come to STARTED, held by
     `worker` under a new attempt number. None when there is nothing to do: the task
     is unknown, finished, waiting for an earlier question, or held by another worker,
-    so a redelivered or duplicated message never runs the work twice."""
-    claimed = db.session.execute(_CLAIM, {"task_id": task_id, "worker": worker,
-                                          "now": utcnow()}).first()
+    so a redelivered or duplicated message never runs the work twice; or its
+    organization has no slot free (ORG_MAX_IN_FLIGHT): then it is held, and published
+    again when one frees."""
+    params = {"task_id": task_id, "worker": worker, "now": utcnow()}
+    cap = current_app.config["ORG_MAX_IN_FLIGHT"]
+    if cap > 0:
+        return _claim_capped(params, cap)
+    claimed = db.session.execute(_CLAIM, params).first()
     db.session.commit()
     return Claim(task_id, *claimed) if claimed else None
+
+
+def _claim_capped(params: dict, cap: int) -> Claim | None:
+    params.update(cap=cap, capped=_capped_kinds())
+    db.session.execute(_LOCK_ORGANIZATION_OF, params)
+    claimed = db.session.execute(_CLAIM_CAPPED, params).first()
+    # Its own parameters: a column's name among them would be SET (worker).
+    if claimed is None and db.session.execute(_HOLD, {
+            "task_id": params["task_id"], "now": params["now"],
+            "capped": params["capped"]}).rowcount:
+        log.info("task %s is held: its organization has %d tasks running", params["task_id"],
+                 cap)
+    db.session.commit()
+    return Claim(params["task_id"], *claimed) if claimed else None
+
+
+def _capped_kinds() -> list[str]:
+    return list(current_app.config["ORG_CAPPED_KINDS"])
+
+
+def free_slot(held: Claim) -> list[tuple[str, str, str | None]]:
+    """The task `held` no longer runs (not committed yet): its organization's longest
+    held task takes its slot, marked published by this worker (the caller publishes it
+    after its commit). Nothing when there is no cap or the kind is not capped."""
+    if current_app.config["ORG_MAX_IN_FLIGHT"] <= 0 or held.kind not in _capped_kinds():
+        return []
+    db.session.execute(_LOCK_ORGANIZATION, {"org_id": held.org_id})
+    return _wake_held(held.org_id, 1)
+
+
+def _wake_held(org_id: str, slots: int) -> list[tuple[str, str, str | None]]:
+    """Call with the organization's row locked."""
+    return [tuple(row) for row in db.session.execute(_WAKE_HELD, {
+        "of_org": org_id, "slots": slots, "now": utcnow(),
+        "publisher": presence.this_worker()})]
 
 
 def release(held: Claim, error: str, *, retry_at: datetime | None = None,
@@ -384,7 +473,9 @@ def release(held: Claim, error: str, *, retry_at: datetime | None = None,
                                           not_before=retry_at, updated_at=now)).rowcount
     if released and write is not None:
         write()
+    woken = free_slot(held) if released else []
     db.session.commit()
+    publish_many(woken)
     if not released:
         fail(held, CANCELED_ERROR)  # canceled meanwhile: it ends now (if still held)
     return bool(released)
@@ -397,6 +488,7 @@ class Finished:
     repeated: bool = False  # finished before: a commit whose answer was lost
     canceled: bool = False  # canceled while it ran: ended FAILURE, nothing written
     deliveries: tuple[str, ...] = ()  # webhook deliveries of its end, to publish now
+    woken: tuple[tuple[str, str, str | None], ...] = ()  # held tasks of its organization, to publish now
 
 
 def finish(held: Claim, state: str, error: str | None = None,
@@ -418,11 +510,10 @@ def finish(held: Claim, state: str, error: str | None = None,
         return _finished_before(held, state)
     if ended.canceled_at is not None:
         deliveries = webhook_events.task_finished(held, FAILURE, CANCELED_ERROR, canceled=True)
-        return Finished(None, _hand_over_and_commit(held), canceled=True,
-                        deliveries=tuple(deliveries))
+        return _hand_over_and_commit(held, None, canceled=True, deliveries=tuple(deliveries))
     written = write() if write is not None else None
     deliveries = webhook_events.task_finished(held, state, error)
-    return Finished(written, _hand_over_and_commit(held), deliveries=tuple(deliveries))
+    return _hand_over_and_commit(held, written, deliveries=tuple(deliveries))
 
 
 def _finished_before(held: Claim, state: str) -> Finished | None:
@@ -433,13 +524,16 @@ def _finished_before(held: Claim, state: str) -> Finished | None:
             FAILURE if canceled else state):
         db.session.rollback()
         return None
-    return Finished(None, _hand_over_and_commit(held), repeated=True, canceled=canceled)
+    return _hand_over_and_commit(held, None, repeated=True, canceled=canceled)
 
 
-def _hand_over_and_commit(held: Claim) -> Handover:
+def _hand_over_and_commit(held: Claim, written, **how) -> Finished:
+    """Take the conversation's next question, and the organization's held task the
+    slot goes to, and commit: the caller publishes them (publish_after)."""
     handover = hand_over(held.conversation_id, held.message_id)
+    woken = tuple(free_slot(held))
     db.session.commit()
-    return handover
+    return Finished(written, handover, woken=woken, **how)
 
 
 def fail(held: Claim, error: str, write: Callable[[], object] | None = None) -> bool:
@@ -487,6 +581,7 @@ def publish_handover(handover: Handover) -> None:
 def publish_after(finished: Finished) -> None:
     """What a finished task's commit queued: its hand-over and its webhook deliveries."""
     publish_handover(finished.handover)
+    publish_many(list(finished.woken))
     for task_id in finished.deliveries:
         publish(task_id, webhook_events.DELIVERY_KIND)
 
@@ -509,7 +604,8 @@ def sweep(broker=None) -> dict:
       published so long ago that their message must be lost;
     - once a worker has died, put back in their queues the messages it received but
       never started (queued tasks whose message has been held unacknowledged for a
-      heartbeat's lifetime; `broker`: app/broker.py).
+      heartbeat's lifetime; `broker`: app/broker.py);
+    - publish held tasks of organizations with slots free (a wake-up that was lost).
     Only the head of each conversation's line is published; the rest follow in turn."""
     config = current_app.config
     ttl = config["WORKER_HEARTBEAT_TTL"]
@@ -525,11 +621,34 @@ def sweep(broker=None) -> dict:
              "gave up: its worker stopped during each of its attempts")
     if stranded:
         broker.restore(stranded)
-    published = sum(_republish(*task) for task in [*lost, *requeued])
+    woken = _wake_where_free(config["ORG_MAX_IN_FLIGHT"])
+    published = (sum(_republish(*task) for task in [*lost, *requeued])
+                 + sum(publish(*task) for task in woken))
     if census.redis_was_reset:
         census.mark_epoch()  # only now: a sweep that failed before here tries again
     return {"unpublished": len(lost), "abandoned": len(requeued), "failed": len(too_often),
-            "restored": len(stranded), "published": published}
+            "restored": len(stranded), "woken": len(woken), "published": published}
+
+
+def _wake_where_free(cap: int) -> list[tuple[str, str, str | None]]:
+    """Held tasks of organizations running fewer than `cap` tasks, marked published;
+    in a transaction of its own, each organization under its row lock, as claims are."""
+    if cap <= 0:
+        return []
+    c = _tasks.c
+    # Through the partial index of held tasks: a handful of rows, not the table.
+    orgs = db.session.scalars(select(c.org_id).where(c.held_since.is_not(None),
+                                                     c.published_at.is_(None),
+                                                     c.state == PENDING).distinct()).all()
+    woken = []
+    for org_id in orgs:
+        db.session.execute(_LOCK_ORGANIZATION, {"org_id": org_id})
+        running = db.session.execute(_COUNT_RUNNING, {"org_id": org_id,
+                                                      "capped": _capped_kinds()}).scalar_one()
+        if running < cap:
+            woken += _wake_held(org_id, cap - running)
+    db.session.commit()
+    return woken
 
 
 def _republish(task_id: str, kind: str, request_id: str | None) -> bool:
@@ -608,7 +727,8 @@ def _lost(config, redis_was_reset: bool) -> list:
     visibility = config["CELERY"]["broker_transport_options"]["visibility_timeout"]
     # Unpublished past the grace of a publish after commit, or a retry whose wait
     # (not_before) is over.
-    never_sent = c.published_at.is_(None) & (
+    # (Held tasks wait for a slot, not for the broker: _wake_where_free's.)
+    never_sent = c.published_at.is_(None) & c.held_since.is_(None) & (
         (c.not_before.is_(None) & (c.created_at < now - timedelta(
             seconds=config["UNPUBLISHED_GRACE_SECONDS"]))) | (c.not_before <= now))
     # Marked published at `now` below, so a second batch does not take them again.

@@ -17,7 +17,7 @@ from app.services import batches, webhooks
 from app.services.batches import Request, line_error
 from app.validation import parse_json
 
-blp = FaceBlueprint("batches", __name__, url_prefix="/api/batches",
+blp = FaceBlueprint("batches", __name__, url_prefix="/api/batches", rate_limit="polling",
                     description="Many questions in one request: submit, follow, collect "
                                 "the results, cancel.")
 NDJSON = "application/x-ndjson"

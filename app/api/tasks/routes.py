@@ -15,7 +15,7 @@ from app.services import events, task_kinds, tasks
 from app.streaming import (DIALOG_EVENTS, event_stream_response, renderer_for,
                            sse_response, task_relay)
 
-blp = FaceBlueprint("task_events", __name__, url_prefix="/api/tasks",
+blp = FaceBlueprint("task_events", __name__, url_prefix="/api/tasks", rate_limit="polling",
                     description="Any task's progress as Server-Sent Events; cancel.")
 LAST_EVENT_ID = {"in": "header", "name": "Last-Event-ID", "required": False,
                  "schema": {"type": "string"},

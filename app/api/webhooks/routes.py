@@ -7,7 +7,7 @@ from app.api.webhooks import schemas
 from app.auth import current_org
 from app.services import webhooks
 
-blp = FaceBlueprint("webhooks", __name__, url_prefix="/api/webhooks",
+blp = FaceBlueprint("webhooks", __name__, url_prefix="/api/webhooks", rate_limit="polling",
                     description="Signed webhooks (Standard Webhooks): endpoints receiving "
                                 "task, batch and job events, their deliveries, and the "
                                 "secret of per-request callbacks.")

@@ -261,7 +261,7 @@ def test_sweep_leaves_published_pending_tasks_alone(app, task_id, sent, db):
 
     assert sent == []
     assert result == {"unpublished": 0, "abandoned": 0, "failed": 0, "restored": 0,
-                      "published": 0}
+                      "woken": 0, "published": 0}
 
 
 @pytest.fixture
