@@ -22,6 +22,7 @@ def create_app(config_class=None, **overrides) -> Flask:
     from app.extensions import celery_init_app, db, migrate
     from app import models  # noqa: F401 - every model, for Flask-Migrate
     from app.logs import configure as configure_logs
+    from app.metrics import init_http_metrics
     from app.request_ids import init_request_ids
     from app.services import task_kinds
     from app.services.events import init_task_events
@@ -44,6 +45,7 @@ def create_app(config_class=None, **overrides) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY)
     with app.app_context():
         configure_sqlite(db.engine)
+    init_http_metrics(app)  # first: its clock starts before every other hook
     init_request_ids(app)
     init_task_events(app)
     _register_faces(app)
@@ -56,10 +58,13 @@ def create_app(config_class=None, **overrides) -> Flask:
 
 
 def _register_probes(app: Flask) -> None:
-    """/healthz and /readyz: plain Flask routes, outside the faces and their keys."""
+    """/healthz, /readyz and /metrics: plain Flask routes, outside the faces and their
+    keys."""
     from app.api.health.routes import blp as probes
+    from app.api.metrics.routes import blp as metrics
 
     app.register_blueprint(probes)
+    app.register_blueprint(metrics)
 
 
 def _register_faces(app: Flask) -> None:

@@ -203,6 +203,9 @@ class Config:
     # GET /readyz answers within this many seconds: a dependency that does not answer
     # in time fails its check (app/services/health.py).
     READY_TIMEOUT_SECONDS = _env_float("PARLEY_READY_TIMEOUT", 2.0)
+    # GET /metrics answers a Prometheus server sending this as its bearer token; unset,
+    # there is no /metrics (app/api/metrics/routes.py). `parley up` makes one.
+    METRICS_TOKEN = os.environ.get("PARLEY_METRICS_TOKEN") or None
     # A task STARTED this long ago is taken for abandoned even if its worker beats (a
     # worker alive but stuck); it must exceed the model's timeout plus DB_RETRY_SECONDS.
     # The broker redelivers an unacknowledged message only after the visibility

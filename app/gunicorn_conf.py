@@ -53,6 +53,15 @@ class Logger(glogging.Logger):
 logger_class = Logger
 
 
+def child_exit(server, worker) -> None:
+    """A web process that exits stops counting in the open-streams gauge (its file in
+    PROMETHEUS_MULTIPROC_DIR is set aside; its counters stay: app/metrics.py)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's util.write_error (same arguments, same connection handling), with a
     JSON body."""

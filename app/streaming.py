@@ -19,6 +19,7 @@ from copy import deepcopy
 
 from flask import Response, current_app
 
+from app.metrics import SSE_STREAMS_OPEN
 from app.services import task_kinds, tasks
 from app.services.agent_io import BRIEFING_EVENTS
 from app.services.dialog_sessions import TURN_KIND
@@ -107,7 +108,19 @@ def relay(streams: TaskEventStreams, task_id: str, outcome: Outcome,
           heartbeat_seconds: float, after: str = FROM_START,
           render: Callable[[Event], str | None] = frame, opening: str = "") -> Iterator[str]:
     """SSE frames: the task's events after `after`, live, until its end or error, each
-    rendered by `render` (None: not sent); `opening`, frames sent first."""
+    rendered by `render` (None: not sent); `opening`, frames sent first. Counted as an
+    open stream from its first frame until it ends or its client goes."""
+    SSE_STREAMS_OPEN.inc()
+    try:
+        yield from _frames(streams, task_id, outcome, heartbeat_seconds, after, render,
+                           opening)
+    finally:
+        SSE_STREAMS_OPEN.dec()
+
+
+def _frames(streams: TaskEventStreams, task_id: str, outcome: Outcome,
+            heartbeat_seconds: float, after: str, render: Callable[[Event], str | None],
+            opening: str) -> Iterator[str]:
     # Sent at once, so the client knows the stream is open before the first event.
     yield f"retry: {RECONNECT_MILLISECONDS}\n: task {task_id}\n\n{opening}"
     last = after

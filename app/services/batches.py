@@ -26,6 +26,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import bindparam, exists, func, insert, select, update
 
+from app import metrics
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import Batch, BatchRequest, Conversation, DataSet, Message, Task
@@ -249,6 +250,7 @@ def _insert_tasks(org_id: str, batch_id: int, placed: list[_Placed], message_ids
          "conversation_id": p.conversation_id, "message_id": message_id, "batch_id": batch_id,
          "request_id": request_id, "created_at": now, "updated_at": now}
         for task_id, p, message_id in zip(task_ids, placed, message_ids)])
+    metrics.count_on_commit(db.session, metrics.TASKS_CREATED, KIND.name, len(task_ids))
     return task_ids
 
 
@@ -423,6 +425,7 @@ def cancel(org_id: str, batch_public_id: str) -> BatchView:
     canceled = db.session.scalars(
         update(_tasks).where(c.batch_id == batch.id, c.state == PENDING)
         .values(**tasks.ended_canceled(now)).returning(c.id)).all()
+    metrics.count_on_commit(db.session, metrics.TASKS_CANCELED, KIND.name, len(canceled))
     woken = tasks.wake_waiting(c.conversation_id.in_(
         select(_tasks.c.conversation_id).where(_tasks.c.batch_id == batch.id)
         .scalar_subquery()))

@@ -28,11 +28,11 @@ from typing import Any
 
 from flask import current_app
 
-from app import logs
+from app import logs, metrics
 from app.errors import database_unavailable
 from app.extensions import db
 from app.models.base import utcnow
-from app.services import events, tasks
+from app.services import events, task_metrics, tasks
 from app.services.agent_io import PermanentError, Result, TransientError
 from app.services.tasks import Claim
 
@@ -112,13 +112,17 @@ def run(kind: TaskKind, task_id: str, produce: Produce, worker: str,
         log.info("task %s has nothing to do (finished, unknown, waiting or held)", task_id)
         return None
     logs.bind(org_id=held.org_id, attempt=held.attempt)  # on the rest of its log lines
+    task_metrics.started(held)
     claimed_at = time.monotonic()
+    attempt = metrics.Stopwatch()
     try:
         retry = _run_claimed(kind, held, produce, config, retries, claimed_at)
     except Exception as exc:  # whatever escaped the steps: the task still ends
         if database_unavailable(exc):
             return _give_back_for_later(config, held, exc, retries)
         retry = _fail(held, exc)
+    finally:
+        task_metrics.ran(held, attempt)
     if retry is None and kind.finished is not None:
         _after_finish(kind, held)
     return retry
@@ -144,17 +148,26 @@ def _run_claimed(kind: TaskKind, held: Claim, produce: Produce, config, retries:
     stream = events.task_events()
     stream.append(held.task_id, events.START, {"task_id": held.task_id, **gathered.announce,
                                                "attempt": held.attempt})
+    model = metrics.Stopwatch()  # its first lap: the first text
+    write_text = stream.content_writer(held.task_id)
+
+    def on_text(text: str) -> None:
+        model.lap()
+        write_text(text)
+
     try:
-        result = produce(gathered.input, stream.content_writer(held.task_id),
-                         stream.event_writer(held.task_id))
+        result = produce(gathered.input, on_text, stream.event_writer(held.task_id))
     except events.TaskCanceled:
         return _end_failed(held, tasks.CANCELED_ERROR)
     except TransientError as exc:
+        task_metrics.model_failed(exc)
         return _retry_or_give_up(kind, config, held, exc)
     except PermanentError as exc:
+        task_metrics.model_failed(exc)
         return _end_failed(held, str(exc), _recorder(kind, held, exc))
     except Exception as exc:
         return _fail(held, exc)
+    task_metrics.answered(held, result, model)
     return _store(kind, held, gathered.kept, result, config, claimed_at)
 
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import case, literal, null, select, update
 
+from app import metrics
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import Batch, Task
@@ -96,6 +97,7 @@ def retry(task_id: str) -> bool:
         db.session.rollback()
         raise Conflict(f"Task {task_id} changed meanwhile; look at it again.",
                        code="task_busy")
+    metrics.count_on_commit(db.session, metrics.TASKS_RETRIED, task.kind)
     db.session.commit()
     events.task_events().forget(task_id)  # its relays wait for the new attempt's events
     # Its message keeps the id of the request that first caused it, and says who sent

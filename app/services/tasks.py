@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import bindparam, case, exists, func, insert, null, or_, select, update
 
+from app import metrics
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Conversation, Message, Organization, Task, TaskState
@@ -74,6 +75,7 @@ class Claim:
     conversation_id: int | None
     message_id: int | None
     kind: str | None = None
+    created_at: datetime | None = None
 
 
 # (task id, kind, request id) of a task to publish once the caller's transaction commits.
@@ -115,7 +117,7 @@ _CLAIM = (
     .values(state=STARTED, attempts=_tasks.c.attempts + 1, worker=bindparam("worker"),
             error=None, updated_at=bindparam("now"))
     .returning(_tasks.c.org_id, _tasks.c.attempts, _tasks.c.conversation_id,
-               _tasks.c.message_id, _tasks.c.kind))
+               _tasks.c.message_id, _tasks.c.kind, _tasks.c.created_at))
 # The organization's share: its capped kinds' running tasks, counted through
 # ix_tasks_org_id_state, under its row lock (_LOCK_ORGANIZATION_OF).
 _capped = _tasks.c.kind.in_(bindparam("capped", expanding=True))
@@ -283,6 +285,7 @@ def _cancel_queued(task) -> bool:
     if not ended:
         db.session.rollback()
         return False
+    metrics.count_on_commit(db.session, metrics.TASKS_CANCELED, task.kind)
     woken = [] if task.conversation_id is None else wake_waiting(
         _tasks.c.conversation_id == task.conversation_id)
     deliveries = webhook_events.task_finished(
@@ -399,6 +402,7 @@ def add_task(org_id: str, kind: str, conversation_id: int | None = None,
         # The wait rule's own names for the same two values: SQLAlchemy reserves the
         # column names for the inserted values.
         "in_conversation": conversation_id, "for_message": message_id}).scalar_one()
+    metrics.count_on_commit(db.session, metrics.TASKS_CREATED, kind)
     return task_id, published_at is not None
 
 
@@ -473,6 +477,8 @@ def release(held: Claim, error: str, *, retry_at: datetime | None = None,
                                           not_before=retry_at, updated_at=now)).rowcount
     if released and write is not None:
         write()
+    if released:
+        metrics.count_on_commit(db.session, metrics.TASKS_RETRIED, held.kind)
     woken = free_slot(held) if released else []
     db.session.commit()
     publish_many(woken)
@@ -509,8 +515,11 @@ def finish(held: Claim, state: str, error: str | None = None,
     if ended is None:
         return _finished_before(held, state)
     if ended.canceled_at is not None:
+        metrics.count_on_commit(db.session, metrics.TASKS_CANCELED, held.kind)
         deliveries = webhook_events.task_finished(held, FAILURE, CANCELED_ERROR, canceled=True)
         return _hand_over_and_commit(held, None, canceled=True, deliveries=tuple(deliveries))
+    metrics.count_on_commit(db.session, metrics.TASKS_SUCCEEDED if state == SUCCESS
+                            else metrics.TASKS_FAILED, held.kind)
     written = write() if write is not None else None
     deliveries = webhook_events.task_finished(held, state, error)
     return _hand_over_and_commit(held, written, deliveries=tuple(deliveries))
@@ -716,6 +725,8 @@ def _requeue(abandoned: list, reasons: dict[str, str]) -> list[tuple[str, str, s
                 .values(state=PENDING, worker=presence.this_worker(), published_at=now,
                         updated_at=now, **said)).rowcount:
             requeued.append((task.id, task.kind, task.request_id))
+            if task.state == STARTED:  # an attempt given back, not only a message resent
+                metrics.count_on_commit(db.session, metrics.TASKS_RETRIED, task.kind)
     return requeued
 
 

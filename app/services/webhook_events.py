@@ -21,6 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, insert, null, select, union_all
 
+from app import metrics
 from app.extensions import db
 from app.models import (Job, Message, Task, TaskState, Webhook, WebhookCallback,
                         WebhookDelivery, WebhookEvent)
@@ -110,6 +111,7 @@ def add_deliveries(org_id: str, event_type: str, data: dict,
         {"public_id": public_id("dlv"), "webhook_id": webhook_id, "task_id": task_id,
          "event_type": event_type, "payload": payload, "url": url, "attempts": 0,
          "created_at": now} for task_id, (webhook_id, url) in zip(task_ids, targets)])
+    metrics.count_on_commit(db.session, metrics.TASKS_CREATED, DELIVERY_KIND, len(task_ids))
     return task_ids
 
 

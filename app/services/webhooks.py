@@ -24,6 +24,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app import metrics
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import Task, Webhook, WebhookCallback, WebhookDelivery, WebhookEvent
@@ -269,6 +270,7 @@ def redeliver(org_id: str, webhook_id: str, delivery_id: str) -> dict:
         db.session.add(Task(id=task_id, org_id=org_id, kind=KIND.name, state=tasks.PENDING,
                             attempts=0, published_at=now, request_id=current_request_id(),
                             created_at=now, updated_at=now))
+        metrics.count_on_commit(db.session, metrics.TASKS_CREATED, KIND.name)
         db.session.flush()
         sent.task_id = task_id
     db.session.commit()

@@ -14,7 +14,9 @@ import warnings
 import anthropic
 import httpx2
 
-from app.services.agent_io import PermanentError, Result, ToolCall, TransientError
+from app.services.agent_io import (CLIENT_ERROR, CONNECTION, CUT_STREAM, RATE_LIMITED,
+                                   SERVER_ERROR, TIMEOUT, PermanentError, Result,
+                                   ToolCall, TransientError)
 from workers.llm.base import LLMRequest, OnText, OnTool
 
 log = logging.getLogger(__name__)
@@ -44,21 +46,23 @@ class AnthropicProvider:
 
     def generate(self, request: LLMRequest, on_text: OnText | None = None,
                  on_tool: OnTool | None = None) -> Result:
+        reply = _Reply()
         try:
-            return self._stream(request, on_text, on_tool)
+            return self._stream(request, reply, on_text, on_tool)
         except anthropic.APIStatusError as exc:
-            raise _classify(exc) from exc
+            raise _classify(exc, self.model) from exc
         except (anthropic.APIConnectionError, httpx2.TransportError) as exc:
             # Includes timeouts and a connection dropped mid-stream.
-            raise TransientError(f"model connection failed: {exc}") from exc
+            raise TransientError(f"model connection failed: {exc}",
+                                 cause=_connection_cause(exc, reply),
+                                 model=self.model) from exc
 
-    def _stream(self, request: LLMRequest, on_text: OnText | None,
+    def _stream(self, request: LLMRequest, reply: "_Reply", on_text: OnText | None,
                 on_tool: OnTool | None) -> Result:
         # The raw event stream, folded here: the SDK's stream helper rebuilds a snapshot
         # of the whole message on every event, which costs more CPU than the reply's
         # other work and is not needed to join text deltas and tool inputs.
         deadline = time.monotonic() + self.total_timeout
-        reply = _Reply()
         tools = {"tools": request.tools} if request.tools else {}
         if request.tool_choice:
             tools["tool_choice"] = request.tool_choice
@@ -70,7 +74,8 @@ class AnthropicProvider:
                 taken = reply.take(event)
                 if time.monotonic() > deadline:
                     raise TransientError(
-                        f"the model took longer than {self.total_timeout:g}s to answer")
+                        f"the model took longer than {self.total_timeout:g}s to answer",
+                        cause=TIMEOUT, model=self.model)
                 if isinstance(taken, ToolCall):
                     if on_tool:
                         on_tool(taken)
@@ -78,7 +83,8 @@ class AnthropicProvider:
                     on_text(taken)
         if not reply.complete:
             # The stream ended without message_stop: a partial reply is never a reply.
-            raise TransientError("the model's stream ended before the reply was complete")
+            raise TransientError("the model's stream ended before the reply was complete",
+                                 cause=CUT_STREAM, model=self.model)
         return Result(text="".join(reply.parts), model=reply.model,
                       input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
                       tool_calls=tuple(reply.tool_calls))
@@ -94,10 +100,12 @@ class _Reply:
         self.model = ""
         self.input_tokens = self.output_tokens = 0
         self.stop_reason: str | None = None
+        self.began = False  # the answer's first event has come
         self.complete = False
 
     def take(self, event) -> str | ToolCall | None:
         """Fold one event in; returns the text it adds or the tool call it completes."""
+        self.began = True
         if event.type == "content_block_delta":
             if event.delta.type == "text_delta":
                 self.parts.append(event.delta.text)
@@ -138,12 +146,22 @@ class _Reply:
         return call
 
 
-def _classify(exc: anthropic.APIStatusError) -> Exception:
+def _classify(exc: anthropic.APIStatusError, model: str) -> Exception:
     status = exc.status_code
     message = f"model error {status}: {_error_message(exc)}"
+    cause = {429: RATE_LIMITED, 408: TIMEOUT}.get(
+        status, SERVER_ERROR if status >= 500 else CLIENT_ERROR)
     if status in TRANSIENT_STATUSES or status >= 500:
-        return TransientError(message, retry_after=_retry_after(exc))
-    return PermanentError(message)
+        return TransientError(message, retry_after=_retry_after(exc), cause=cause,
+                              model=model)
+    return PermanentError(message, cause=cause, model=model)
+
+
+def _connection_cause(exc: Exception, reply: "_Reply") -> str:
+    """A timeout; a stream cut once the answer had begun; else a connection that failed."""
+    if isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException)):
+        return TIMEOUT
+    return CUT_STREAM if reply.began else CONNECTION
 
 
 def _error_message(exc: anthropic.APIStatusError) -> str:
