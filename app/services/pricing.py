@@ -11,11 +11,13 @@ def price_of(model: str | None) -> tuple[float, float]:
     return prices[max(matching, key=len)] if matching else (0.0, 0.0)
 
 
+def cost_of(model: str | None, input_tokens: int | None, output_tokens: int | None) -> float:
+    """One call's cost, unrounded (metrics add up many)."""
+    input_price, output_price = price_of(model)
+    return ((input_tokens or 0) * input_price + (output_tokens or 0) * output_price) / 1e6
+
+
 def cost_eur(usage) -> float:
     """The cost of (model, input_tokens, output_tokens) rows, rounded to the cent's
     hundredth."""
-    total = 0.0
-    for model, input_tokens, output_tokens in usage:
-        input_price, output_price = price_of(model)
-        total += ((input_tokens or 0) * input_price + (output_tokens or 0) * output_price) / 1e6
-    return round(total, 4)
+    return round(sum(cost_of(*row) for row in usage), 4)

@@ -38,8 +38,7 @@ def answered(held: Claim, result, watch: metrics.Stopwatch) -> None:
     input_tokens, output_tokens = result.input_tokens or 0, result.output_tokens or 0
     metrics.MODEL_INPUT_TOKENS.labels(model).inc(input_tokens)
     metrics.MODEL_OUTPUT_TOKENS.labels(model).inc(output_tokens)
-    metrics.MODEL_COST.labels(model).inc(pricing.cost_eur([(model, input_tokens,
-                                                            output_tokens)]))
+    metrics.MODEL_COST.labels(model).inc(pricing.cost_of(model, input_tokens, output_tokens))
 
 
 def model_failed(exc: Exception) -> None:

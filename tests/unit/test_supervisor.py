@@ -187,3 +187,45 @@ def test_the_banner_says_where_flower_and_its_password_are(tmp_path, monkeypatch
     assert where in first and where in later
     assert "s3cret" in first and "s3cret" not in later
     assert "Flower:   off" in off
+
+
+def test_metrics_get_a_directory_emptied_at_start_and_a_token_kept(tmp_path, monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.delenv("PARLEY_METRICS_TOKEN", raising=False)
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    (directory / "counter_123.db").write_bytes(b"last run's counts")
+    (directory / "notes.txt").write_text("not prometheus_client's")
+
+    token_file = supervisor._prepare_metrics(tmp_path)
+    token = os.environ["PARLEY_METRICS_TOKEN"]
+    monkeypatch.delenv("PARLEY_METRICS_TOKEN")
+    supervisor._prepare_metrics(tmp_path)
+
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(directory)
+    assert sorted(path.name for path in directory.iterdir()) == ["notes.txt"]
+    assert token_file == tmp_path / "metrics-token"
+    assert token_file.read_text().strip() == token == os.environ["PARLEY_METRICS_TOKEN"]
+
+
+def test_an_operators_metrics_token_and_directory_are_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("PARLEY_METRICS_TOKEN", "operators-own")
+
+    assert supervisor._prepare_metrics(tmp_path) is None
+    assert os.environ["PARLEY_METRICS_TOKEN"] == "operators-own"
+    assert (tmp_path / "elsewhere").is_dir()
+    assert not (tmp_path / "metrics-token").exists()
+
+
+def test_flower_counts_outside_the_metrics_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    commands = supervisor._commands("127.0.0.1", 8000, 8, tmp_path, flower_port=5555)
+    flower = [command for command in commands if "workers.flower_app" in command]
+
+    assert len(flower) == 1
+    assert "PROMETHEUS_MULTIPROC_DIR" not in supervisor._environment_of(flower[0])
+    for command in commands:
+        if command is not flower[0]:
+            assert supervisor._environment_of(command)["PROMETHEUS_MULTIPROC_DIR"] == str(
+                tmp_path)

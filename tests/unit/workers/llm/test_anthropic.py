@@ -55,20 +55,37 @@ def test_provider_streams_the_request(provider, server):
     assert server.requests[-1]["model"] == MODEL
 
 
-@pytest.mark.parametrize("fault", ["429", "500", "503", "529", "cut"])
-def test_provider_raises_transient_error_for_retryable_faults(provider, server, fault):
-    server.configure(faults=[fault])
+@pytest.mark.parametrize("fault, cause", [("429", "rate_limited"), ("500", "server_error"),
+                                          ("503", "server_error"), ("529", "server_error"),
+                                          ("cut", "cut_stream"), ("timeout", "timeout")])
+def test_provider_raises_transient_error_for_retryable_faults(provider, server, fault, cause):
+    server.configure(faults=[fault], timeout_sleep=3)
 
-    with pytest.raises(TransientError):
+    with pytest.raises(TransientError) as caught:
         provider.generate(simple_request())
+
+    # What the metrics count it as (parley_model_errors_total).
+    assert (caught.value.cause, caught.value.model) == (cause, MODEL)
+
+
+def test_a_refused_connection_is_transient_and_named_so():
+    provider = AnthropicProvider(api_key="test", base_url="http://127.0.0.1:9", model=MODEL,
+                                 timeout=2.0)
+
+    with pytest.raises(TransientError) as caught:
+        provider.generate(simple_request())
+
+    assert caught.value.cause == "connection"
 
 
 @pytest.mark.parametrize("fault", ["400", "401"])
 def test_provider_raises_permanent_error_for_bad_requests(provider, server, fault):
     server.configure(faults=[fault])
 
-    with pytest.raises(PermanentError, match=fault):
+    with pytest.raises(PermanentError, match=fault) as caught:
         provider.generate(simple_request())
+
+    assert (caught.value.cause, caught.value.model) == ("client_error", MODEL)
 
 
 def test_provider_passes_on_retry_after(provider, server):
