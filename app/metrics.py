@@ -80,8 +80,6 @@ MODEL_ERRORS = Counter(
     "overloaded), timeout, cut_stream (the answer stopped midway), connection, "
     "client_error (another 4xx).", ["model", "error"])
 
-ENDED = {"succeeded": TASKS_SUCCEEDED, "failed": TASKS_FAILED, "canceled": TASKS_CANCELED}
-
 _PENDING_KEY = "parley_metrics"
 
 
