@@ -138,6 +138,18 @@ def test_parley_up_runs_the_whole_flow_and_stops_on_ctrl_c(tmp_path):
         password = f"admin:{login['password']}"
         assert wait_for_flower(flower + "/api/workers", password) == 200
         assert flower_status(flower + "/api/workers", None) == 401
+
+        # Metrics: the token kept in PARLEY_HOME; the workers' counts added to the API's.
+        token = (tmp_path / "metrics-token").read_text().strip()
+        assert f"metrics:  {base}/metrics  (bearer token in {tmp_path / 'metrics-token'})" \
+            in printed
+        request = urllib.request.Request(base + "/metrics",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            scraped = answer.read().decode()
+        # The polling question and the streamed chat: two replies, counted by the workers.
+        assert 'parley_tasks_created_total{kind="reply"} 2.0' in scraped
+        assert 'parley_tasks_succeeded_total{kind="reply"} 2.0' in scraped
     finally:
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=40) == 0
