@@ -84,7 +84,12 @@ def wait_for(http: httpx.Client, task_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def scenario(stack, web, fake_model):
-    """(the scrape while question 3 streams, the scrape after, the conversation's id)."""
+    """(the scrape before, the scrape while question 3 streams, the scrape after, the
+    conversation's id). The tasks' gauges count every task of the database, which
+    earlier tests share: the scrape before is their baseline."""
+    # Module-scoped, so set up before the per-test reset: the last module's settings go.
+    fake_model.reset()
+    before = scrape(web)
     with httpx.Client(base_url=web, headers=stack.new_org(), timeout=10) as http:
         data_set = http.post("/api/data_sets", json={"name": "Plans"}).json()
         http.post(f"/api/data_sets/{data_set['id']}/documents",
@@ -120,11 +125,11 @@ def scenario(stack, web, fake_model):
         after = scrape(web)
         if value(after, "parley_task_run_seconds_count", kind="reply") >= 5 or \
                 time.monotonic() > deadline:
-            return during, after, conversation
+            return before, during, after, conversation
 
 
 def test_tasks_are_counted_by_how_they_ended(scenario):
-    _, after, _ = scenario
+    _, _, after, _ = scenario
 
     assert value(after, "parley_tasks_created_total", kind="reply") == 3
     assert value(after, "parley_tasks_succeeded_total", kind="reply") == 2
@@ -134,7 +139,7 @@ def test_tasks_are_counted_by_how_they_ended(scenario):
 
 
 def test_waits_runs_and_model_times_are_observed_once_each(scenario):
-    _, after, _ = scenario
+    _, _, after, _ = scenario
 
     assert value(after, "parley_task_queue_wait_seconds_count", kind="reply") == 3
     assert value(after, "parley_task_run_seconds_count", kind="reply") == 5  # attempts
@@ -148,7 +153,7 @@ def test_waits_runs_and_model_times_are_observed_once_each(scenario):
 
 
 def test_model_errors_are_counted_by_cause(scenario):
-    _, after, _ = scenario
+    _, _, after, _ = scenario
 
     for cause in ("rate_limited", "cut_stream", "client_error"):
         assert value(after, "parley_model_errors_total", model=MODEL, error=cause) == 1, cause
@@ -156,7 +161,7 @@ def test_model_errors_are_counted_by_cause(scenario):
 
 
 def test_tokens_and_cost_are_the_stored_replies(stack, scenario):
-    _, after, conversation = scenario
+    _, _, after, conversation = scenario
     input_tokens, output_tokens = db.session.execute(
         select(func.sum(Message.input_tokens), func.sum(Message.output_tokens))
         .where(Message.conversation_id == conversation, Message.role == "agent")).one()
@@ -170,7 +175,7 @@ def test_tokens_and_cost_are_the_stored_replies(stack, scenario):
 
 
 def test_http_requests_are_counted_by_route_and_status(scenario):
-    _, after, _ = scenario
+    _, _, after, _ = scenario
 
     asked = {labels: count for (name, labels), count in after.items()
              if name == "parley_http_requests_total"
@@ -181,13 +186,18 @@ def test_http_requests_are_counted_by_route_and_status(scenario):
 
 
 def test_the_present_is_read_at_scrape_time(scenario):
-    during, after, _ = scenario
+    before, during, after, _ = scenario
+
+    def unfinished(scraped: dict, *states: str) -> float:
+        return sum(value(scraped, "parley_tasks", kind="reply", state=state)
+                   for state in states)
 
     assert value(during, "parley_sse_streams_open") == 1
-    assert value(during, "parley_tasks", kind="reply", state="running") + value(
-        during, "parley_tasks", kind="reply", state="queued") == 1
+    # Question 3, running or about to.
+    assert unfinished(during, "running", "queued") == unfinished(before, "running",
+                                                                 "queued") + 1
     assert value(after, "parley_sse_streams_open") == 0
     for state in ("queued", "waiting", "running"):
-        assert value(after, "parley_tasks", kind="reply", state=state) == 0
+        assert unfinished(after, state) == unfinished(before, state), state
     assert ("parley_broker_queue_depth", (("queue", "replies"),)) in after
     assert value(after, "parley_broker_queue_depth", queue="replies") == 0
