@@ -16,6 +16,7 @@ install: $(BIN)/python
 
 install-test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	bash .ci/install-chromium
 
 up: install
 	$(BIN)/parley up --port $(PORT)

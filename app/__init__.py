@@ -50,6 +50,7 @@ def create_app(config_class=None, **overrides) -> Flask:
     init_task_events(app)
     _register_faces(app)
     _register_probes(app)
+    _register_playground(app)
     # After the faces: flask-smorest installs an HTTP error handler of its own, and
     # ours, which adds a readable message, must be the one that stays.
     register_error_handlers(app)
@@ -65,6 +66,13 @@ def _register_probes(app: Flask) -> None:
 
     app.register_blueprint(probes)
     app.register_blueprint(metrics)
+
+
+def _register_playground(app: Flask) -> None:
+    """GET /: the playground page (README, Playground), outside the faces."""
+    from app.api.playground.routes import blp as playground
+
+    app.register_blueprint(playground)
 
 
 def _register_faces(app: Flask) -> None:

@@ -1,0 +1,1 @@
+"""The playground page: GET / and its files."""
