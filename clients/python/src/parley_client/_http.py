@@ -28,10 +28,13 @@ class Connection:
     def __init__(self, base_url: str, api_key: str, timeout: float,
                  retry: RetryPolicy | None = None,
                  transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
+        # Every pause and every deadline goes through these two: tests replace them.
         self.sleep = sleep
+        self.clock = clock
         self.http = httpx.Client(
             base_url=base_url.rstrip("/") + "/", timeout=timeout, transport=transport,
             headers={"Authorization": f"Bearer {api_key}",

@@ -64,7 +64,8 @@ class Parley:
     ``timeout``: seconds for each request (connecting, each read); a long poll gets
     its wait on top. Keep it above the server's SSE heartbeat (15 s) for streams.
     ``retry``: how often and how long to retry (see ``RetryPolicy``). ``transport``:
-    an httpx transport of your own (a proxy's, or ``httpx.MockTransport`` in tests).
+    an httpx transport of your own (a proxy's, or ``httpx.MockTransport`` in tests);
+    ``sleep`` and ``clock`` (``time.sleep``, ``time.monotonic``) time every pause.
 
     Use it as a context manager, or ``close()`` it, to close its connections.
     """
@@ -72,8 +73,10 @@ class Parley:
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 30.0,
                  retry: RetryPolicy | None = None,
                  transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self._connection = Connection(base_url, api_key, timeout, retry, transport, sleep)
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._connection = Connection(base_url, api_key, timeout, retry, transport, sleep,
+                                      clock)
         # Whether the server takes ?wait= on the task status; learnt from its answer.
         self._long_poll = True
         self.dialogues = Dialogues(self._connection)
@@ -146,23 +149,23 @@ class Parley:
         Long polls while the server offers it (one request per change of the task);
         otherwise polls, each pause doubling (with jitter) up to 5 s, with the status's
         ETag, so an unchanged task costs the server a few bytes."""
-        task_id = task_id_of(task)
-        deadline = time.monotonic() + timeout
+        task_id, clock = task_id_of(task), self._connection.clock
+        deadline = clock() + timeout
         last: TaskStatus | None = None
         etag: str | None = None
         idle = 0  # reads in a row that found the task as it was, without waiting
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - clock()
             if last is not None and remaining <= 0:
                 raise WaitTimeout(f"task {task_id} is still {last.state} ({last.stage}) "
                                   f"after {timeout:g} s", task_status=last)
-            started = time.monotonic()
+            started = clock()
             if self._long_poll:
                 seconds = max(1, min(LONG_POLL_MAX_SECONDS, math.floor(remaining)))
                 status = self._long_poll_status(task_id, seconds)
                 if status is None:
                     continue  # the server does not long poll: poll instead
-                waited = time.monotonic() - started >= seconds / 2
+                waited = clock() - started >= seconds / 2
             else:
                 status, etag = self._conditional_status(task_id, last, etag)
                 waited = False
@@ -176,7 +179,7 @@ class Parley:
                 continue
             idle += 1
             pause = self._connection.retry.poll_delay(idle)
-            self._connection.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+            self._connection.sleep(max(0.0, min(pause, deadline - clock())))
 
     def stream(self, task: Task | TaskStatus | str, *, last_event_id: str | None = None,
                reconnects: int = 5) -> EventStream:
