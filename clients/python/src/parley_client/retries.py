@@ -16,8 +16,8 @@ answer instead of creating again). It is repeated after
 - no answer (a connection refused, dropped or timed out), after a backoff.
 
 Backoff is exponential with full jitter (AWS's "Exponential Backoff and Jitter"), so
-many clients refused at once do not come back at once; a Retry-After gets up to 10 %
-on top, never less than the server asked.
+many clients refused at once do not come back at once; a Retry-After is waited out in
+full, with half a second to a second (and up to 10 % of a long wait) on top.
 """
 
 from __future__ import annotations
@@ -57,8 +57,11 @@ class RetryPolicy:
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
     def honour(self, retry_after: float) -> float:
-        """The server's wait, with a little jitter on top."""
-        return retry_after + self.rng.uniform(0, retry_after * 0.1)
+        """The server's wait, and a little more. Retry-After counts whole seconds, and
+        servers round down (Flask-Limiter's "0" means "within the second"): so half a
+        second to a second more, plus up to 10 % of a long wait, drawn at random so
+        that clients refused together do not return together."""
+        return retry_after + self.rng.uniform(0.5, 1.0 + retry_after * 0.1)
 
 
 def is_repeatable(request: httpx.Request) -> bool:
