@@ -51,7 +51,8 @@ def servers(offline_stack, tmp_path_factory):
             started[name] = (start_gunicorn({**env, **extra}, port, log_path),
                              f"http://127.0.0.1:{port}", log_path)
         for process, url, log_path in started.values():
-            wait_until_serving(process, url, lambda: "\n" + log_path.read_text()[-3000:])
+            wait_until_serving(process, url,
+                               lambda path=log_path: "\n" + path.read_text()[-3000:])
         yield {name: url for name, (_, url, _) in started.items()}
     finally:
         for process, _, _ in started.values():

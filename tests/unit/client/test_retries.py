@@ -3,8 +3,8 @@ after which answers (429 with Retry-After, 503, no answer, a key still in use), 
 it waits (Retry-After, else exponential backoff with jitter), and when it gives up."""
 
 import random
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -33,7 +33,7 @@ def test_a_get_refused_429_is_sent_again_after_retry_after():
 
 
 def test_a_retry_after_given_as_a_date_counts_the_seconds_to_it():
-    when = datetime.now(timezone.utc) + timedelta(seconds=30)
+    when = datetime.now(UTC) + timedelta(seconds=30)
     response = httpx.Response(429, headers={"Retry-After": format_datetime(when, usegmt=True)})
 
     assert 28 <= retry_after_seconds(response) <= 30

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from parley_client._version import __version__
-from parley_client.errors import ConnectionFailed, error_from_response
+from parley_client.errors import ConnectionFailed, ParleyError, error_from_response
 from parley_client.retries import (RetryPolicy, delay_after_no_answer, delay_before_retry,
                                    retry_after_seconds)
 
@@ -84,7 +84,7 @@ class Connection:
                 raise error
             self._pause(request, f"{response.status_code} {error.code}", delay, attempt)
 
-    def _error(self, response: httpx.Response):
+    def _error(self, response: httpx.Response) -> ParleyError:
         try:
             response.read()
         finally:

@@ -167,9 +167,10 @@ def error_from_response(response: httpx.Response, retry_after: float | None = No
     if not message:
         message = (body.strip()[:200] if isinstance(body, str) and body.strip()
                    else reason_code(status).replace("_", " "))
-    kwargs: dict[str, Any] = dict(
-        status=status, code=code or reason_code(status), details=details, body=body,
-        request_id=response.headers.get(REQUEST_ID_HEADER) or body_request_id)
+    kwargs: dict[str, Any] = {
+        "status": status, "code": code or reason_code(status), "details": details,
+        "body": body,
+        "request_id": response.headers.get(REQUEST_ID_HEADER) or body_request_id}
     cls = error_class(status)
     if cls is RateLimited:
         return RateLimited(message, retry_after=retry_after, **kwargs)

@@ -46,14 +46,14 @@ class RetryPolicy:
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-        return self.rng.uniform(0, ceiling)
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
+        return self.rng.uniform(0.0, ceiling)
 
     def poll_delay(self, polls: int, base: float = 0.25, cap: float = 5.0) -> float:
         """The pause after the `polls`-th status read that found the task unchanged:
         doubling from `base` up to `cap`, half of it drawn at random ("equal jitter",
         so a poller never spins, and many never poll in step)."""
-        ceiling = min(cap, base * 2 ** max(0, polls - 1))
+        ceiling = min(cap, base * 2.0 ** max(0, polls - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
     def honour(self, retry_after: float) -> float:

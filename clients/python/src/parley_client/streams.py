@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -130,7 +130,7 @@ class EventStream(Iterator[Event]):
                  traceback: TracebackType | None) -> None:
         self.close()
 
-    def _follow(self) -> Iterator[Event]:
+    def _follow(self) -> Generator[Event, None, None]:
         failures = 0
         while True:
             try:
