@@ -80,6 +80,7 @@ def _register_faces(app: Flask) -> None:
     from app.api.tasks.routes import blp as task_events
     from app.api.webhooks.routes import blp as webhooks
     from app.auth import SECURITY_SCHEMES
+    from app.cors import init_cors
     from app.rate_limits import init_rate_limits
 
     # Through the module: the name `api` in this package is the app.api subpackage.
@@ -97,5 +98,7 @@ def _register_faces(app: Flask) -> None:
     rest_api.register_blueprint(dialogues)
     rest_api.register_blueprint(conversation_service)
     rest_api.register_blueprint(dialog_sessions)
-    init_rate_limits(app, (polling, task_events, batches, webhooks, dialogues,
-                           conversation_service, dialog_sessions))
+    faces = (polling, task_events, batches, webhooks, dialogues, conversation_service,
+             dialog_sessions)
+    init_rate_limits(app, faces)
+    init_cors(app, faces)
