@@ -76,6 +76,7 @@ def _register_faces(app: Flask) -> None:
     from app.api.face import ErrorSchema
     from app.api.dialog_sessions.routes import blp as dialog_sessions
     from app.api.dialogues.routes import blp as dialogues
+    from app.api.docs.routes import blp as docs_assets
     from app.api.polling.routes import blp as polling
     from app.api.tasks.routes import blp as task_events
     from app.api.webhooks.routes import blp as webhooks
@@ -88,7 +89,8 @@ def _register_faces(app: Flask) -> None:
     # flask-smorest documents errors with a schema of its own; ours (the same fields,
     # written by app.errors) takes its place, so the document has one `Error`.
     rest_api.ERROR_SCHEMA = ErrorSchema
-    rest_api.init_app(app)
+    rest_api.init_app(app)  # with /openapi.json and its pages, /docs and /redoc
+    app.register_blueprint(docs_assets)  # the pages' scripts and styles
     for name, scheme in SECURITY_SCHEMES.items():
         rest_api.spec.components.security_scheme(name, scheme)
     rest_api.register_blueprint(polling)

@@ -278,10 +278,14 @@ class Config:
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
+    # The pages' scripts and styles are the app's own (app/api/docs/routes.py), not a
+    # CDN's: the pages work offline, and run the versions the project pinned.
     OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    OPENAPI_SWAGGER_UI_URL = "/docs/assets/swagger-ui/"
+    # No online validator: it would send the document's URL to swagger.io.
+    OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}
     OPENAPI_REDOC_PATH = "/redoc"
-    OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js"
+    OPENAPI_REDOC_URL = "/docs/assets/redoc/redoc.standalone.js"
 
 
 
