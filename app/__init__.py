@@ -84,10 +84,12 @@ def _register_faces(app: Flask) -> None:
     from app.api.face import ErrorSchema
     from app.api.dialog_sessions.routes import blp as dialog_sessions
     from app.api.dialogues.routes import blp as dialogues
+    from app.api.docs.routes import blp as docs_assets
     from app.api.polling.routes import blp as polling
     from app.api.tasks.routes import blp as task_events
     from app.api.webhooks.routes import blp as webhooks
     from app.auth import SECURITY_SCHEMES
+    from app.cors import init_cors
     from app.rate_limits import init_rate_limits
 
     # Through the module: the name `api` in this package is the app.api subpackage.
@@ -95,7 +97,8 @@ def _register_faces(app: Flask) -> None:
     # flask-smorest documents errors with a schema of its own; ours (the same fields,
     # written by app.errors) takes its place, so the document has one `Error`.
     rest_api.ERROR_SCHEMA = ErrorSchema
-    rest_api.init_app(app)
+    rest_api.init_app(app)  # with /openapi.json and its pages, /docs and /redoc
+    app.register_blueprint(docs_assets)  # the pages' scripts and styles
     for name, scheme in SECURITY_SCHEMES.items():
         rest_api.spec.components.security_scheme(name, scheme)
     rest_api.register_blueprint(polling)
@@ -105,5 +108,7 @@ def _register_faces(app: Flask) -> None:
     rest_api.register_blueprint(dialogues)
     rest_api.register_blueprint(conversation_service)
     rest_api.register_blueprint(dialog_sessions)
-    init_rate_limits(app, (polling, task_events, batches, webhooks, dialogues,
-                           conversation_service, dialog_sessions))
+    faces = (polling, task_events, batches, webhooks, dialogues, conversation_service,
+             dialog_sessions)
+    init_rate_limits(app, faces)
+    init_cors(app, faces)

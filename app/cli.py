@@ -1,4 +1,5 @@
-"""The `parley` command: `parley up`, `parley keys create|revoke`, `parley models ...`,
+"""The `parley` command: `parley up`, `parley keys create|list|revoke`,
+`parley orgs list|immutable-dialogues`, `parley models ...`,
 `parley tasks list|show|retry|cancel`.
 
 `parley up` is the embedded default: with nothing configured it runs SQLite, an
@@ -34,11 +35,16 @@ def main(argv: list[str] | None = None) -> int:
         dest="keys_command", required=True)
     create = keys.add_parser("create", help="create an organization (if new) and a key")
     create.add_argument("org_name")
+    listing = keys.add_parser("list", help="the keys, oldest first, one JSON object a line "
+                                           "(never the keys themselves)")
+    listing.add_argument("--org", help="only this organization's: its name or id")
     revoke = keys.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key_id")
 
-    orgs = commands.add_parser("orgs", help="organization settings").add_subparsers(
+    orgs = commands.add_parser("orgs", help="organizations: list, settings").add_subparsers(
         dest="orgs_command", required=True)
+    orgs.add_parser("list", help="the organizations, oldest first, with their number of "
+                                 "active keys, one JSON object a line")
     immutable = orgs.add_parser(
         "immutable-dialogues", help="on: the organization's dialogues cannot be deleted")
     immutable.add_argument("org_id")
@@ -85,6 +91,8 @@ def _keys(args) -> int:
                                      organizations.create_key(args.org_name))[1])
         print(json.dumps(created))
         return 0
+    if args.keys_command == "list":
+        return _listed(lambda: organizations.list_keys(args.org))
     try:
         key_id = _with_app(lambda: organizations.revoke_key(args.key_id).id)
     except NotFound as exc:
@@ -98,6 +106,8 @@ def _orgs(args) -> int:
     from app.errors import NotFound
     from app.services import organizations
 
+    if args.orgs_command == "list":
+        return _listed(organizations.list_organizations)
     immutable = args.setting == "on"
     try:
         _with_app(lambda: organizations.set_dialogues_immutable(args.org_id, immutable))
@@ -105,6 +115,21 @@ def _orgs(args) -> int:
         print(json.dumps({"error": exc.message}), file=sys.stderr)
         return 1
     print(json.dumps({"org_id": args.org_id, "dialogues_immutable": immutable}))
+    return 0
+
+
+def _listed(rows) -> int:
+    """Print each of the rows `rows()` gives as a JSON line; a ParleyError (an unknown
+    organization) as a JSON error on stderr, exit code 1."""
+    from app.errors import ParleyError
+
+    try:
+        listed = _with_app(rows)
+    except ParleyError as exc:
+        _print_json({"error": exc.message}, file=sys.stderr)
+        return 1
+    for row in listed:
+        _print_json(row)
     return 0
 
 

@@ -160,6 +160,10 @@ class Config:
     # ("2000/second", "100000 per minute; 5000 per second"); empty: no limit.
     RATE_LIMITS = {face: os.environ.get(f"PARLEY_RATE_LIMIT_{face.upper()}", default)
                    for face, default in DEFAULT_RATE_LIMITS.items()}
+    # Browser pages allowed to call the API (app/cors.py): origins (scheme://host[:port])
+    # separated by commas, or *; none by default, and then no CORS headers at all.
+    CORS_ORIGINS = [origin.strip() for origin in os.environ.get(
+        "PARLEY_CORS_ORIGINS", "").split(",") if origin.strip()]
     # How long a process trusts a key it found valid (a revocation elsewhere takes this long).
     AUTH_CACHE_SECONDS = _env_float("PARLEY_AUTH_CACHE_SECONDS", 10.0)
     # Bearer tokens (app/services/tokens.py) are JWTs signed (HS256) with this secret.
@@ -274,10 +278,14 @@ class Config:
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
+    # The pages' scripts and styles are the app's own (app/api/docs/routes.py), not a
+    # CDN's: the pages work offline, and run the versions the project pinned.
     OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    OPENAPI_SWAGGER_UI_URL = "/docs/assets/swagger-ui/"
+    # No online validator: it would send the document's URL to swagger.io.
+    OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}
     OPENAPI_REDOC_PATH = "/redoc"
-    OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js"
+    OPENAPI_REDOC_URL = "/docs/assets/redoc/redoc.standalone.js"
 
 
 

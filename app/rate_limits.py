@@ -3,7 +3,7 @@
 Each face has one limit (RATE_LIMITS, from PARLEY_RATE_LIMIT_<FACE>) shared by all its
 routes and counted per caller: the API key, or the key a bearer token stands for;
 a request with no valid credentials is counted by its address (and answered 401 by
-the face). A face's blueprint names the face whose limit it shares (FaceBlueprint's
+the face); a CORS preflight (app/cors.py) is not counted. A face's blueprint names the face whose limit it shares (FaceBlueprint's
 `rate_limit`: the polling face's side blueprints, /api/tasks, /api/batches and
 /api/webhooks, count with it).
 
@@ -24,6 +24,7 @@ from flask import Flask, current_app, request
 from flask_limiter import HeaderNames, Limiter
 
 from app.auth import identify
+from app.cors import is_preflight
 
 EXTENSION = "parley_limiter"
 # Seconds a request may wait on the limiter's Redis before it counts in memory instead.
@@ -55,6 +56,8 @@ def init_rate_limits(app: Flask, faces) -> Limiter:
                          "socket_timeout": REDIS_TIMEOUT} if on_redis else {},
         strategy="fixed-window", headers_enabled=True, header_name_mapping=HEADERS,
         in_memory_fallback_enabled=True, swallow_errors=True, key_prefix="parley")
+    # A CORS preflight is the browser's question before the request, not a request.
+    limiter.request_filter(is_preflight)
     for face in faces:
         name = face.rate_limit
         # An empty setting turns the face's limit off (exempt; the string is a stand-in).

@@ -28,6 +28,7 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from app.auth import SECURITY, current_org, require_caller
+from app.cors import is_preflight
 from app.errors import ParleyError, error_body, register_error_shape
 from app.services import idempotency
 from app.validation import JSONParser
@@ -151,6 +152,8 @@ class FaceBlueprint(Blueprint):
             register_error_shape(app, path, self.error_format.answer)
 
     def _admit(self) -> None:
+        if is_preflight():  # a browser asking what it may send, with no credentials
+            return
         require_caller()
         if self.guard is not None:
             self.guard.check()

@@ -103,5 +103,41 @@ def _valid_key(known_as: tuple[str, str], match) -> Caller | None:
     return caller
 
 
+def list_keys(org: str | None = None) -> list[dict]:
+    """Every API key, oldest first, with its organization; only `org`'s (a name or an
+    id) when given. Never the key nor its hash: the prefix tells keys apart."""
+    query = (select(ApiKey, Organization.name).join(Organization)
+             .order_by(ApiKey.created_at, ApiKey.id))
+    if org is not None:
+        query = query.where(Organization.id == _organization(org).id)
+    return [{"key_id": key.id, "prefix": key.prefix, "org_id": key.org_id,
+             "org_name": org_name, "created_at": key.created_at,
+             "revoked": key.revoked_at is not None, "revoked_at": key.revoked_at}
+            for key, org_name in db.session.execute(query)]
+
+
+def list_organizations() -> list[dict]:
+    """Every organization, oldest first, with its number of unrevoked keys."""
+    active_keys = db.func.count(ApiKey.id)
+    query = (select(Organization, active_keys)
+             .outerjoin(ApiKey, (ApiKey.org_id == Organization.id)
+                        & ApiKey.revoked_at.is_(None))
+             .group_by(Organization.id)
+             .order_by(Organization.created_at, Organization.id))
+    return [{"org_id": organization.id, "name": organization.name,
+             "active_keys": count, "created_at": organization.created_at,
+             "dialogues_immutable": organization.dialogues_immutable}
+            for organization, count in db.session.execute(query)]
+
+
+def _organization(name_or_id: str) -> Organization:
+    organization = db.session.scalar(select(Organization).where(
+        (Organization.name == name_or_id) | (Organization.id == name_or_id)))
+    if organization is None:
+        raise NotFound(f"Organization {name_or_id} not found: `parley orgs list` "
+                       "lists them.")
+    return organization
+
+
 def organization_count() -> int:
     return db.session.scalar(select(db.func.count()).select_from(Organization))

@@ -51,9 +51,10 @@ def sqlite_copy(template, tmp_path) -> str:
 
 
 @contextmanager
-def app_context_on(database_url: str):
-    """An app on that database, with its context pushed; its connections closed after."""
-    app = make_app(database_url)
+def app_context_on(database_url: str, **overrides):
+    """An app on that database (and `overrides` of its settings), with its context
+    pushed; its connections closed after."""
+    app = make_app(database_url, **overrides)
     with app.app_context():
         yield app
         db.session.remove()

@@ -1,0 +1,1 @@
+"""The documentation pages' files: /docs/assets/."""
