@@ -46,8 +46,7 @@ def post_question(org_id: str, conversation_id: int, text: str,
     a chat session's question is answered by the session's model. `callback_url` gets
     the task's end event (app/services/webhooks.py), registered in that transaction.
     """
-    if data_set_id is not None:
-        data_sets.get_data_set(org_id, data_set_id)
+    data_sets.check_data_set(org_id, data_set_id)
     with_task = None
     if callback_url is not None:
         webhooks.check_callback_url(org_id, callback_url)
