@@ -39,6 +39,9 @@ class ChatSession(db.Model):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     model_id: Mapped[str] = mapped_column(ForeignKey("language_models.id"))
     status: Mapped[str] = mapped_column(String(16), default=SESSION_ACTIVE)
+    # The data set this session's questions are answered from, instead of the
+    # conversation's (NULL: the conversation's, if it has one).
+    data_set_id: Mapped[int | None] = mapped_column(ForeignKey("data_sets.id"))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow,
                                                  onupdate=utcnow)

@@ -14,15 +14,20 @@ from app.extensions import db
 from app.models import ChatSession, Conversation, LanguageModel, Message
 from app.models.base import new_uuid
 from app.models.conversations import ACTIVE, ARCHIVED
-from app.services import conversations, language_models, replies
+from app.services import conversations, data_sets, language_models, replies
 from app.services.replies import PostedQuestion
 
 
-def create_conversation(org_id: str, title: str, is_archived: bool = False) -> Conversation:
+def create_conversation(org_id: str, title: str, is_archived: bool = False,
+                        data_set_id: int | None = None) -> Conversation:
     """A conversation under a new UUID. Its title is the dialogue store's label, and
-    archived is its status, so both faces show the same conversation the same way."""
+    archived is its status, so both faces show the same conversation the same way.
+    With `data_set_id` (one of the organization's), its questions are answered from
+    that data set, as a polling-face conversation's are."""
+    data_sets.check_data_set(org_id, data_set_id)
     conversation = Conversation(org_id=org_id, public_id=new_uuid(), label=title,
-                                status=ARCHIVED if is_archived else ACTIVE)
+                                status=ARCHIVED if is_archived else ACTIVE,
+                                data_set_id=data_set_id)
     db.session.add(conversation)
     db.session.commit()
     return conversation
@@ -45,22 +50,30 @@ def with_sessions(org_id: str, conversation_id: str) -> Conversation:
     return conversations.get_by_public_id(org_id, conversation_id)
 
 
-def create_session(org_id: str, conversation_id: str, model_id: str) -> ChatSession:
+def create_session(org_id: str, conversation_id: str, model_id: str,
+                   data_set_id: int | None = None) -> ChatSession:
+    """A session of the conversation answered by the model; with `data_set_id` (one of
+    the organization's), its questions are answered from that data set instead of the
+    conversation's."""
     conversation = conversations.get_by_public_id(org_id, conversation_id)
     model = language_models.usable_model(model_id)
-    session = ChatSession(org_id=org_id, conversation_id=conversation.id, model_id=model.id)
+    data_sets.check_data_set(org_id, data_set_id)
+    session = ChatSession(org_id=org_id, conversation_id=conversation.id, model_id=model.id,
+                          data_set_id=data_set_id)
     db.session.add(session)
     db.session.commit()
     return session
 
 
 def post_message(org_id: str, chat_session_id: str, text: str) -> PostedQuestion:
-    """Store the question and queue its reply by the session's model."""
+    """Store the question and queue its reply by the session's model, answered from the
+    session's data set, else from the conversation's (else from none)."""
     session, model_enabled = _session_with_model(org_id, chat_session_id)
     if not model_enabled:
         raise BadRequest(f"The model of chat session {chat_session_id} is disabled: "
                          "create a session with another model (GET /api/models).")
     return replies.post_question(org_id, session.conversation_id, text,
+                                 data_set_id=session.data_set_id,
                                  chat_session_id=session.id)
 
 

@@ -34,8 +34,7 @@ _TURNS_BEFORE = (
 
 
 def create_conversation(org_id: str, data_set_id: int | None) -> Conversation:
-    if data_set_id is not None:
-        data_sets.get_data_set(org_id, data_set_id)
+    data_sets.check_data_set(org_id, data_set_id)
     conversation = Conversation(org_id=org_id, data_set_id=data_set_id)
     db.session.add(conversation)
     db.session.commit()

@@ -23,9 +23,17 @@ def list_data_sets(org_id: str) -> list[DataSet]:
 def get_data_set(org_id: str, data_set_id: int) -> DataSet:
     data_set = db.session.get(DataSet, data_set_id)
     if data_set is None or data_set.org_id != org_id:
-        # Another organization's data set does not exist for this caller.
-        raise NotFound(f"Data set {data_set_id} not found.")
+        # Another organization's data set does not exist for this caller. The code is
+        # for the faces whose error bodies carry one (the dialogue store's).
+        raise NotFound(f"Data set {data_set_id} not found.", code="DATA_SET_NOT_FOUND")
     return data_set
+
+
+def check_data_set(org_id: str, data_set_id: int | None) -> None:
+    """A data set named by a caller is one of its organization's (else NotFound); None,
+    no data set, always passes."""
+    if data_set_id is not None:
+        get_data_set(org_id, data_set_id)
 
 
 def add_document(org_id: str, data_set_id: int, title: str, content: str) -> Document:

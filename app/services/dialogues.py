@@ -20,10 +20,11 @@ from app.extensions import db
 from app.models import Conversation, Message, Organization, Task
 from app.models.base import utcnow
 from app.models.conversations import ENDED
-from app.services import conversations, summaries, tasks
+from app.services import conversations, data_sets, summaries, tasks
 
 MAX_MESSAGES_PER_WRITE = 25
 RECENT_MESSAGES = 10  # shown with a dialogue
+KEEP = object()  # an update that leaves the data set as it is
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,10 @@ def _decode_cursor(cursor: str, kind: str, order: str) -> list:
 def create_dialogue(org_id: str, *, messages: list[dict], dialogue_id: str | None = None,
                     namespace: str | None = None, thread_of: str | None = None,
                     state: dict | None = None, metadata: dict | None = None,
-                    tags: list[str] | None = None) -> DialogueView:
+                    tags: list[str] | None = None,
+                    data_set_id: int | None = None) -> DialogueView:
+    """A dialogue, with its first messages; with `data_set_id` (one of the
+    organization's), questions asked in it are answered from that data set."""
     _check_message_count(messages)
     parent = None
     if thread_of is not None:
@@ -200,11 +204,12 @@ def create_dialogue(org_id: str, *, messages: list[dict], dialogue_id: str | Non
         if parent is None:
             raise NotFound(f"Parent dialogue {thread_of} not found.",
                            code="PARENT_DIALOGUE_NOT_FOUND")
+    data_sets.check_data_set(org_id, data_set_id)
     if dialogue_id is not None and _id_taken(org_id, dialogue_id):
         raise _taken(dialogue_id)
     _check_message_ids(messages)
     dialogue = Conversation(org_id=org_id, namespace=namespace, state=state or {},
-                            meta=metadata or {}, tags=tags or [],
+                            meta=metadata or {}, tags=tags or [], data_set_id=data_set_id,
                             parent_id=parent.id if parent else None)
     if dialogue_id is not None:
         dialogue.public_id = dialogue_id
@@ -224,10 +229,13 @@ def create_dialogue(org_id: str, *, messages: list[dict], dialogue_id: str | Non
 
 def update_dialogue(org_id: str, dialogue_id: str, *, messages: list[dict],
                     tags: list[str] | None = None, label: str | None = None,
-                    state: dict | None = None) -> DialogueView:
+                    state: dict | None = None, data_set_id=KEEP) -> DialogueView:
     """Replace the tags, set the label, merge the state, append messages; an ended
-    dialogue takes none of it."""
+    dialogue takes none of it. `data_set_id`: the data set later questions are
+    answered from (None: none), unless KEEP."""
     _check_message_count(messages)
+    if data_set_id is not KEEP:
+        data_sets.check_data_set(org_id, data_set_id)
     dialogue = _lock(org_id, dialogue_id)
     if dialogue.status == ENDED:
         db.session.rollback()
@@ -241,6 +249,8 @@ def update_dialogue(org_id: str, dialogue_id: str, *, messages: list[dict],
         dialogue.label = label
     if state is not None:
         dialogue.state = {**dialogue.state, **state}
+    if data_set_id is not KEEP:
+        dialogue.data_set_id = data_set_id
     created = _append(dialogue, messages)
     dialogue.updated_at = utcnow()
     db.session.commit()

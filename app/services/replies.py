@@ -42,12 +42,12 @@ def post_question(org_id: str, conversation_id: int, text: str,
     Behind an unfinished question of the same conversation, the task waits its turn
     (see app/services/tasks.py).
 
-    The answer comes from `data_set_id` when given, else the conversation's data set;
-    a chat session's question is answered by the session's model. `callback_url` gets
-    the task's end event (app/services/webhooks.py), registered in that transaction.
+    The answer comes from `data_set_id` when given (the question's own, or its chat
+    session's), else the conversation's data set; a chat session's question is answered
+    by the session's model. `callback_url` gets the task's end event
+    (app/services/webhooks.py), registered in that transaction.
     """
-    if data_set_id is not None:
-        data_sets.get_data_set(org_id, data_set_id)
+    data_sets.check_data_set(org_id, data_set_id)
     with_task = None
     if callback_url is not None:
         webhooks.check_callback_url(org_id, callback_url)
@@ -96,7 +96,9 @@ class _Question:
 
 
 # The question, the data set it is answered from, and the chat session's model, in one
-# read (a Core statement built once, see app/services/tasks.py).
+# read (a Core statement built once, see app/services/tasks.py). The data set was chosen
+# when the question was stored: the question's own, else its chat session's, else the
+# conversation's (none: no passages, and no data set's name for the agent).
 _messages, _data_sets = Message.__table__, DataSet.__table__
 _QUESTION = (
     select(_messages.c.seq, _messages.c.text, _messages.c.public_id,

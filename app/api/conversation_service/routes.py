@@ -40,12 +40,16 @@ blp = FaceBlueprint("conversation_service", __name__, url_prefix="/api", errors=
 @blp.route("/conversation/create")
 class CreateConversation(MethodView):
     @blp.idempotent
+    @blp.errors(404)
     @blp.arguments(schemas.ChatConversationCreateSchema)
     @blp.response(201, schemas.ChatConversationSchema)
     def post(self, body):
-        """Create a conversation"""
+        """Create a conversation
+
+        With `data_set_id` (a Parley extension), its questions are answered from that
+        data set; an unknown one, or another organization's, is a 404."""
         return chat_sessions.create_conversation(current_org(), body["title"],
-                                                 body["is_archived"])
+                                                 body["is_archived"], body["data_set_id"])
 
 
 @blp.route("/conversation/list")
@@ -77,9 +81,10 @@ class CreateSession(MethodView):
         """Create a chat session: the conversation answered by one model
 
         Sessions of a conversation share its history; each reply records the session
-        and model that wrote it."""
+        and model that wrote it. With `data_set_id` (a Parley extension), the session's
+        questions are answered from that data set instead of the conversation's."""
         return chat_sessions.create_session(current_org(), body["conversation_id"],
-                                            body["model_id"])
+                                            body["model_id"], body["data_set_id"])
 
 
 def chat_stream(task_id: str) -> Response:

@@ -5,15 +5,22 @@ from marshmallow import Schema, fields, validate
 from app.config import Config
 from app.services import chat_sessions
 from app.services.agent_io import API_ROLES
-from app.validation import MAX_ID, Text
+from app.validation import MAX_ID, Id, Text
 
 TITLE_LIMIT = 128  # the dialogue store's label, which a title is
 ID_LIMIT = 64
+CONVERSATION_DATA_SET = ("Parley extension: the data set (GET /api/data_sets) the "
+                         "conversation's questions are answered from; null: none.")
+SESSION_DATA_SET = ("Parley extension: the data set (GET /api/data_sets) this session's "
+                    "questions are answered from, instead of the conversation's; null: the "
+                    "conversation's.")
 
 
 class ChatConversationCreateSchema(Schema):
     title = Text(required=True, validate=validate.Length(min=1, max=TITLE_LIMIT))
     is_archived = fields.Boolean(load_default=False)
+    data_set_id = Id(load_default=None, allow_none=True,
+                     metadata={"description": CONVERSATION_DATA_SET})
 
 
 class ChatConversationSchema(Schema):
@@ -24,6 +31,8 @@ class ChatConversationSchema(Schema):
                                   metadata={"type": "boolean"})
     created_at = fields.DateTime(attribute="started_at")
     updated_at = fields.DateTime()
+    data_set_id = fields.Integer(allow_none=True,
+                                 metadata={"description": CONVERSATION_DATA_SET})
 
 
 # `org_id` is checked and documented by the face's guard (routes.py); a query schema
@@ -44,6 +53,8 @@ class MessagesQuerySchema(PageQuerySchema, ConversationQuerySchema):
 class SessionCreateSchema(Schema):
     conversation_id = Text(required=True, validate=validate.Length(min=1, max=ID_LIMIT))
     model_id = Text(required=True, validate=validate.Length(min=1, max=ID_LIMIT))
+    data_set_id = Id(load_default=None, allow_none=True,
+                     metadata={"description": SESSION_DATA_SET})
 
 
 class SessionSchema(Schema):
@@ -53,6 +64,7 @@ class SessionSchema(Schema):
     status = fields.String(metadata={"enum": ["active"]})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+    data_set_id = fields.Integer(allow_none=True, metadata={"description": SESSION_DATA_SET})
 
 
 class ChatConversationWithSessionsSchema(ChatConversationSchema):

@@ -48,11 +48,15 @@ class Dialogues(MethodView):
     @blp.arguments(schemas.DialogueCreateSchema)
     @blp.response(201, schemas.DialogueSchema)
     def post(self, body):
-        """Create a dialogue, with its first messages (at most 25)"""
+        """Create a dialogue, with its first messages (at most 25)
+
+        `dataSetId` (a Parley extension): the data set its questions are answered from;
+        an unknown one, or another organization's, is a 404 DATA_SET_NOT_FOUND."""
         return dialogues.create_dialogue(
             current_org(), messages=body["messages"], dialogue_id=body.get("id"),
             namespace=body.get("namespace"), thread_of=body.get("threadOf"),
-            state=body.get("state"), metadata=body.get("metadata"), tags=body.get("tags"))
+            state=body.get("state"), metadata=body.get("metadata"), tags=body.get("tags"),
+            data_set_id=body.get("dataSetId"))
 
     @blp.errors(400)
     def put(self):
@@ -79,10 +83,14 @@ class DialogueById(MethodView):
     @blp.arguments(schemas.DialogueUpdateSchema)
     @blp.response(200, schemas.DialogueSchema)
     def put(self, body, dialogue_id):
-        """Replace tags, set the label, merge state, append messages (metadata is fixed)"""
+        """Replace tags, set the label, merge state, append messages (metadata is fixed)
+
+        `dataSetId` (a Parley extension) attaches a data set (null detaches it); an
+        unknown one, or another organization's, is a 404 DATA_SET_NOT_FOUND."""
         return dialogues.update_dialogue(
             current_org(), _required(dialogue_id), messages=body["messages"],
-            tags=body.get("tags"), label=body.get("label"), state=body.get("state"))
+            tags=body.get("tags"), label=body.get("label"), state=body.get("state"),
+            data_set_id=body.get("dataSetId", dialogues.KEEP))
 
     @blp.errors(400, 404, 409)
     @blp.response(200, schemas.DeletedSchema)

@@ -12,7 +12,7 @@ from app.errors import BadRequest
 from app.request_ids import current_request_id
 from app.services.agent_io import API_ROLES, CORE_ROLES
 from app.services.dialogues import MAX_MESSAGES_PER_WRITE
-from app.validation import Text
+from app.validation import Id, Text
 
 # Ids travel in paths: letters, digits and . _ : - only.
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
@@ -42,6 +42,15 @@ def dialogue_error(status: int, message: str, errors: dict | None, code: str | N
     if errors:
         body["errors"] = errors
     return body
+
+
+DATA_SET = ("Parley extension: the data set (GET /api/data_sets) the agent answers this "
+            "dialogue's questions from (asked through a conversation service session).")
+
+
+def DataSetId(description: str = DATA_SET) -> fields.Integer:  # noqa: N802 - reads as a field
+    """A data set of the caller's (an unknown one: 404 DATA_SET_NOT_FOUND); null, none."""
+    return Id(allow_none=True, metadata={"description": description})
 
 
 def PublicId(**kwargs) -> fields.String:  # noqa: N802 - reads as a field
@@ -110,12 +119,14 @@ class DialogueCreateSchema(_MessagesIn):
     state = fields.Dict(keys=fields.String())
     metadata = fields.Dict(keys=fields.String())
     tags = Tags()
+    dataSetId = DataSetId()  # noqa: N815 - the face's naming
 
 
 class DialogueUpdateSchema(_MessagesIn):
     tags = Tags()
     label = Text(validate=validate.Length(max=128))
     state = fields.Dict(keys=fields.String())
+    dataSetId = DataSetId(DATA_SET + " Null detaches it; left out, it stays.")  # noqa: N815
     # Named only to be refused with a clear message.
     metadata = fields.Raw()
 
@@ -244,6 +255,9 @@ class DialogueSchema(Schema):
     tags = fields.List(fields.String(), attribute="dialogue.tags")
     state = fields.Dict(attribute="dialogue.state")
     metadata = fields.Dict(attribute="dialogue.meta")
+    dataSetId = fields.Integer(attribute="dialogue.data_set_id",  # noqa: N815
+                               allow_none=True, metadata={"description": DATA_SET +
+                                                          " Left out when it has none."})
     summary = fields.String(attribute="dialogue.summary", allow_none=True)
     summaryCreated = fields.DateTime(attribute="dialogue.summarized_at",  # noqa: N815
                                      allow_none=True)
@@ -254,8 +268,8 @@ class DialogueSchema(Schema):
     @post_dump
     def drop_absent(self, data, **kwargs):
         """Optional fields the dialogue does not have are left out, not null."""
-        for name in ("namespace", "threadOf", "lastMessageCreated", "label", "summary",
-                     "summaryCreated", "messages"):
+        for name in ("namespace", "threadOf", "lastMessageCreated", "label", "dataSetId",
+                     "summary", "summaryCreated", "messages"):
             if data.get(name) is None:
                 data.pop(name, None)
         return data

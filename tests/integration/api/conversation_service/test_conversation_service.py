@@ -114,7 +114,11 @@ def test_x_api_key_authenticates_like_bearer(client, org):
 
 def test_create_answers_201_with_the_conversation(api, org):
     body = api.create("Project Discussion")
-    assert set(body) == {"id", "title", "is_archived", "created_at", "updated_at"}
+    # data_set_id: a Parley extension, null without one (tests/unit/api/
+    # conversation_service/test_data_sets.py).
+    assert set(body) == {"id", "title", "is_archived", "created_at", "updated_at",
+                         "data_set_id"}
+    assert body["data_set_id"] is None
     assert is_uuid(body["id"])
     assert body["title"] == "Project Discussion"
     assert body["is_archived"] is False
@@ -299,7 +303,8 @@ def test_create_session_answers_201_with_the_session(api, org):
     conversation = api.create()["id"]
     body = api.session(conversation)
     assert set(body) == {"id", "conversation_id", "model_id", "status", "created_at",
-                         "updated_at"}
+                         "updated_at", "data_set_id"}
+    assert body["data_set_id"] is None  # the conversation's (a Parley extension)
     assert is_uuid(body["id"])
     assert body["conversation_id"] == conversation
     assert body["model_id"] == OFFLINE_MODEL_ID
