@@ -14,6 +14,18 @@ from app import supervisor
 from app.supervisor import (POLL_SECONDS, RESTART_FIRST_DELAY_SECONDS,
                             RESTART_MAX_DELAY_SECONDS, RESTART_RESET_AFTER_SECONDS, _wait)
 
+
+@pytest.fixture(autouse=True)
+def environment_restored():
+    """The supervisor sets variables in os.environ for its children (FLOWER_BASIC_AUTH,
+    PROMETHEUS_MULTIPROC_DIR, PARLEY_METRICS_TOKEN); none may outlive its test (a
+    monkeypatch.delenv of an unset variable records nothing to restore)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 WORKER = ["python", "-m", "celery", "-A", "workers.celery_app", "worker",
           "--hostname", "parley-0@%h"]
 WEB = ["python", "-m", "gunicorn", "app.wsgi:app"]
