@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.data import SLA_QUESTION
-from tests.support.processes import ROOT, free_port
+from tests.support.processes import ROOT, first_api_key, free_port
 
 pytestmark = pytest.mark.integration
 QUESTION = SLA_QUESTION
@@ -147,7 +147,8 @@ def test_parley_up_runs_the_whole_flow_and_stops_on_ctrl_c(tmp_path):
         box = box_of(printed)
         assert f"Parley is ready on {base}" in box and f"API docs: {base}/docs" in box
         org_id = re.search(r"Your API key \(organization default, (org_\w+)\):", box)[1]
-        key = re.search(r"^  (pk_[\w-]+)$", box, re.MULTILINE)[1]
+        key = first_api_key(printed)
+        assert f"\n  {key}\n" in box
         assert "It is shown only once" in box
         # Now answering; a second parley up on this PARLEY_HOME is refused at once.
         urllib.request.urlopen(base + "/healthz", timeout=5)

@@ -18,7 +18,7 @@ import pytest
 from app import supervisor
 from app.supervisor import (POLL_SECONDS, RESTART_FIRST_DELAY_SECONDS,
                             RESTART_MAX_DELAY_SECONDS, RESTART_RESET_AFTER_SECONDS, _wait)
-from tests.support.processes import ROOT, free_port
+from tests.support.processes import ROOT, first_api_key, free_port
 
 WORKER = ["python", "-m", "celery", "-A", "workers.celery_app", "worker",
           "--hostname", "parley-0@%h"]
@@ -410,8 +410,10 @@ def box_lines(text: str) -> list[str]:
 def test_the_first_runs_box_holds_the_urls_the_key_and_its_organization(tmp_path):
     key = {"org_id": "org_0123", "key_id": "key_4567", "api_key": "pk_abc-DEF_123"}
 
-    lines = box_lines(supervisor._ready_box("127.0.0.1", 8000, key, tmp_path, []))
+    text = supervisor._ready_box("127.0.0.1", 8000, key, tmp_path, [])
+    lines = box_lines(text)
 
+    assert first_api_key(text) == "pk_abc-DEF_123"  # as the end-to-end tests read it
     assert lines[0] == "Parley is ready on http://127.0.0.1:8000"
     assert "API docs: http://127.0.0.1:8000/docs" in lines
     assert "Your API key (organization default, org_0123):" in lines
