@@ -4,6 +4,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# The project is installed editable: code changes need no reinstall, only a change to
+# pyproject.toml (dependencies, entry points) does. A stamp in the venv records each
+# install; `make install` (or `make install-test`) after `rm $(VENV)/.installed*`
+# forces one.
+INSTALLED := $(VENV)/.installed
+INSTALLED_TEST := $(VENV)/.installed-test
 
 .PHONY: up test install install-test clean
 
@@ -11,12 +17,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+$(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	touch $@
 
-# The Python client (clients/python) is a package of its own; its tests run with ours.
-install-test: $(BIN)/python
+# The test extras hold the project itself too: both stamps are up to date after it. The
+# Python client (clients/python) is a package of its own; its tests run with ours.
+$(INSTALLED_TEST): pyproject.toml clients/python/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]' -e clients/python
+	touch $(INSTALLED) $@
+
+install: $(INSTALLED)
+
+# Debian's Chromium for the browser tests: looked for on every run, installed if missing.
+install-test: $(INSTALLED_TEST)
 	bash .ci/install-chromium
 
 up: install

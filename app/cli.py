@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from app.supervisor import run_stack, upgrade_database
+from app.supervisor import DEFAULT_BROKER_PORT, run_stack, upgrade_database
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--flower-port", type=int,
                     default=int(os.environ.get("PARLEY_FLOWER_PORT", 5555)),
                     help="Flower's port, on --host (0: no Flower)")
+    up.add_argument("--broker-port", type=int,
+                    default=int(os.environ.get("PARLEY_BROKER_PORT", DEFAULT_BROKER_PORT)),
+                    help="the embedded broker's port, on 127.0.0.1 (unused with REDIS_URL)")
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="keys_command", required=True)
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "up":
         return run_stack(host=args.host, port=args.port, concurrency=args.concurrency,
-                         flower_port=args.flower_port)
+                         flower_port=args.flower_port, broker_port=args.broker_port)
     if args.command == "keys":
         return _keys(args)
     if args.command == "orgs":

@@ -2,6 +2,7 @@
 a free port to run them on."""
 
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -19,6 +20,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def first_api_key(printed: str) -> str | None:
+    """The API key in the box `parley up` prints on its first run (app/supervisor.py
+    `_ready_box`), or None."""
+    found = re.search(r"^\|   (pk_[\w-]+) ", printed, re.MULTILINE)
+    return found[1] if found else None
 
 
 def start_worker(env: dict, log_path: Path, concurrency: int = 8) -> subprocess.Popen:

