@@ -10,6 +10,7 @@ from celery.signals import (celeryd_after_setup, celeryd_init, setup_logging, ta
 from app import create_app, logs
 from app.services import language_models
 from app.services.batches import QUEUE as BATCH_QUEUE
+from app.services.task_kinds import PERIODIC_TASKS
 from app.services.presence import Heartbeat
 from app.services.tasks import TASK_NAME_PREFIX
 from workers import tasks
@@ -29,6 +30,21 @@ def log_as_parley(loglevel=None, logfile=None, **_) -> None:
     (A receiver of this signal stops Celery from installing handlers of its own on the
     root logger.)"""
     logs.configure(flask_app.config["LOG_FORMAT"], loglevel or logging.INFO, logfile)
+
+
+class QuietPeriodicTasks(logging.Filter):
+    """Celery's INFO lines of the periodic upkeep (a sweep every 2 s: "received",
+    "succeeded") are dropped: they would bury every other line, and `parley up`'s
+    banner. Their warnings and errors, and the sweep's own lines, stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, dict) else {}
+        return record.levelno > logging.INFO or args.get("name") not in PERIODIC_TASKS
+
+
+# The loggers of a task's "received" (the worker's strategy) and "succeeded" (its trace).
+for _name in ("celery.worker.strategy", "celery.app.trace"):
+    logging.getLogger(_name).addFilter(QuietPeriodicTasks())
 
 
 @celeryd_init.connect
