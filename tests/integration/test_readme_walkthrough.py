@@ -5,13 +5,12 @@ and every sample answer the README shows must have the keys, in order, of the re
 """
 
 import subprocess
-import sys
 
 import pytest
 
-from tests.integration.test_parley_up import embedded_env, wait_until_serving
+from tests.integration.test_parley_up import ctrl_c, embedded_env, start_up, wait_for_box
 from tests.support import readme
-from tests.support.processes import ROOT, free_port, stop_process
+from tests.support.processes import ROOT, free_port
 
 pytestmark = pytest.mark.integration
 SECTION = "Walkthrough with curl"
@@ -24,19 +23,16 @@ curl() { command curl --fail-with-body "$@"; }
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`parley up` in a PARLEY_HOME of its own; (its URL, its environment)."""
+    """`parley up` in a PARLEY_HOME of its own, once it is ready; (its URL, its
+    environment)."""
     home = tmp_path_factory.mktemp("walkthrough-home")
     port = free_port()
-    env = {**embedded_env(home), "PARLEY_FLOWER_PORT": "0"}
-    up = subprocess.Popen([sys.executable, "-m", "app.cli", "up", "--port", str(port)],
-                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    up, log = start_up(home, "--port", str(port), "--flower-port", "0")
     try:
-        wait_until_serving(base, timeout=60)
-        yield base, env
+        wait_for_box(up, log)
+        yield f"http://127.0.0.1:{port}", embedded_env(home)
     finally:
-        stop_process(up)
+        ctrl_c(up)
 
 
 def script(statements: list[readme.Statement], outputs) -> str:

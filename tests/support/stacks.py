@@ -13,7 +13,8 @@ from app.extensions import db
 from app.services import organizations
 from tests.support.apps import make_real_app
 from tests.support.environment import REDIS_DB
-from tests.support.processes import start_worker, stop_process
+from tests.support.processes import (free_port, start_gunicorn, start_worker,
+                                     stop_process, wait_until_serving)
 
 WORKER_ENV = {
     "PARLEY_RETRY_BACKOFF": "0.1",
@@ -80,3 +81,19 @@ def stack_on(postgres_url: str, redis_url: str, folder: Path, env: dict,
             db.engine.dispose()
     finally:
         stop_process(worker)
+
+
+@contextmanager
+def web_of(stack: Stack, log_path: Path, env: dict | None = None):
+    """A gunicorn process of the app on the stack's database and Redis (and `env`),
+    logging to log_path, once it answers; its URL."""
+    config = stack.app.config
+    port = free_port()
+    process = start_gunicorn({"DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+                              "REDIS_URL": config["REDIS_URL"], **(env or {})}, port, log_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(process, url, lambda: "\n" + log_path.read_text()[-3000:])
+        yield url
+    finally:
+        stop_process(process)

@@ -12,9 +12,7 @@ from tests.support.browsers import chromium, expect
 from tests.support.data import SLA_DOCUMENT, SLA_QUESTION, SLA_SENTENCE, SLA_TITLE
 from tests.support.data import setup_conversation
 from tests.support.environment import REDIS_DB
-from tests.support.processes import (free_port, start_gunicorn, stop_process,
-                                     wait_until_serving)
-from tests.support.stacks import stack_on
+from tests.support.stacks import stack_on, web_of
 
 pytestmark = pytest.mark.integration
 
@@ -34,16 +32,8 @@ def stack(postgres_url, redis_server, tmp_path_factory):
 @pytest.fixture(scope="module")
 def web(stack, tmp_path_factory):
     """A gunicorn process of the app on the stack's database and Redis; its URL."""
-    config = stack.app.config
-    port, log_path = free_port(), tmp_path_factory.mktemp("gunicorn-browser") / "web.log"
-    process = start_gunicorn({"DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-                              "REDIS_URL": config["REDIS_URL"]}, port, log_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(process, url, lambda: "\n" + log_path.read_text()[-3000:])
+    with web_of(stack, tmp_path_factory.mktemp("gunicorn-browser") / "web.log") as url:
         yield url
-    finally:
-        stop_process(process)
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,7 @@ import pytest
 import redis
 
 from tests.support.environment import REDIS_DB
-from tests.support.processes import (free_port, start_gunicorn, stop_process,
-                                     wait_until_serving)
-from tests.support.stacks import stack_on
+from tests.support.stacks import stack_on, web_of
 
 pytestmark = pytest.mark.integration
 
@@ -38,16 +36,9 @@ def stack(postgres_url, redis_server, tmp_path_factory):
 def web(stack, tmp_path_factory):
     """A gunicorn process of the app, on the stack's database and Redis, logging JSON
     (its access log included); (its URL, its log file)."""
-    config = stack.app.config
-    port, log_path = free_port(), tmp_path_factory.mktemp("gunicorn-json") / "gunicorn.log"
-    process = start_gunicorn({"DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-                              "REDIS_URL": config["REDIS_URL"], **JSON_LOGS}, port, log_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(process, url, lambda: "\n" + log_path.read_text()[-3000:])
+    log_path = tmp_path_factory.mktemp("gunicorn-json") / "gunicorn.log"
+    with web_of(stack, log_path, JSON_LOGS) as url:
         yield url, log_path
-    finally:
-        stop_process(process)
 
 
 def json_lines(path: Path) -> list[dict]:

@@ -20,8 +20,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Message
 from tests.support.environment import REDIS_DB
-from tests.support.processes import free_port, start_gunicorn, stop_process, wait_until_serving
-from tests.support.stacks import stack_on
+from tests.support.stacks import stack_on, web_of
 
 pytestmark = pytest.mark.integration
 
@@ -46,16 +45,9 @@ def stack(postgres_url, redis_server, fake_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def web(stack, tmp_path_factory):
-    config = stack.app.config
-    port, log_path = free_port(), tmp_path_factory.mktemp("gunicorn-metrics") / "gunicorn.log"
-    process = start_gunicorn({"DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-                              "REDIS_URL": config["REDIS_URL"], **stack.env}, port, log_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(process, url, lambda: "\n" + log_path.read_text()[-3000:])
+    with web_of(stack, tmp_path_factory.mktemp("gunicorn-metrics") / "gunicorn.log",
+                stack.env) as url:
         yield url
-    finally:
-        stop_process(process)
 
 
 def scrape(url: str) -> dict:
