@@ -3,100 +3,31 @@
 A passage is read as markdown. Headings and a table's header row are the context of the
 sentences under them, not answers; list markers, emphasis, links, quotes, code fences and
 a table's pipes are dropped, and a table row reads "first cell: other cells". Each
-sentence (a list item, a table row) is scored against the question with BM25 (Robertson
-and Zaragoza, "The Probabilistic Relevance Framework: BM25 and Beyond", 2009), the
-sentences of the passages being its collection: a question's word weighs by its rarity
-among them, so in a sheet about an espresso machine "espresso" counts less than
-"descale". Words are compared by their Snowball stems (weigh ~ weighs, include ~
-includes), and a small table of common paraphrases lets a question's word match another
-at part of the weight (price ~ cost, guarantee ~ warranty, TV ~ television).
+sentence (a list item, a table row) is scored against the question by its words
+(app/services/relevance.py: BM25 with stems and paraphrases, the sentences of the
+passages being the collection; the document's title and top heading are every
+sentence's topic, the heading above a sentence its context).
 
 The best sentence answers when it covers enough of the question (its rare words above
 all); otherwise nothing does, and the model says so.
 """
 
-import math
 import re
-from collections import Counter
-from dataclasses import dataclass
-from functools import lru_cache
-
-import snowballstemmer
 
 from app.services.agent_io import Source
-from app.services.text import FENCE, STOP_WORDS, split_sentences
+from app.services.relevance import (NUMBER, QUANTITY, WORD, Scorer, Unit, question_terms,
+                                    rank_key, stems)
+from app.services.text import FENCE, split_sentences
 
-# BM25's usual constants: how fast a repeated word stops adding (k1), and how much a
-# long sentence is discounted (b).
-K1, B = 1.2, 0.75
-# A paraphrase counts for this share of the word itself; a word found only in the
-# heading (or table header) above a sentence, for this share.
-PARAPHRASE_WEIGHT = 0.6
-CONTEXT_WEIGHT = 0.35
 # The best sentence answers only if it covers this share of the question's weight.
 MIN_COVERAGE = 0.4
-# A second sentence is quoted if it scores at least this share of the best one's.
+# A second sentence is quoted if it ranks at least this share of the best one.
 SUPPORT_SHARE = 0.7
 # A question asking for an amount prefers sentences that hold a number, by this factor;
 # a sentence that opens with a word of the question (its subject, often: "Core hours are
 # from 10:00 ...") is preferred by the other.
 QUANTITY_BONUS = 1.2
 LEAD_BONUS = 1.1
-
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-# Words that frame a question rather than say what it is about, and the bits of "can't"
-# and "kids'" the word pattern leaves.
-_QUESTION_FRAME = frozenset("""
-know tell need want get got let please thing way like much many use come happen
-s t d ll m re ve
-""".split())
-_QUANTITY = re.compile(r"\b(?:how (?:much|many|long|fast|often|big|heavy|far|large|soon|"
-                       r"quickly|tall|wide)|what (?:size|time|times|price|cost)|when)\b",
-                       re.IGNORECASE)
-_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
-                     r"twelve|once|twice|half|dozen|hundred|thousand)\b", re.IGNORECASE)
-
-# Common paraphrases: a question's word in one of these groups also matches the others.
-# General words only, of the kinds product sheets, policies and guides are asked about.
-PARAPHRASES = """
-cost price pay paid fee charge money euro eur dollar usd expensive cheap afford
-weigh weight heavy light kg kilogram kilo pound lb
-fast quick quickly speed second minute hour time long soon
-long length character least minimum
-size big large small dimension tall height high wide width deep depth measure cm mm
-capacity hold litre liter reservoir tank container volume ml
-power electricity energy watt w consumption draw
-colour color
-guarantee warranty
-repair fix service mend broken
-reimburse refund pay compensate allowance cover
-home remote remotely house
-hire employee staff worker starter newcomer
-boss manager supervisor
-available reachable contactable
-computer laptop pc device notebook
-tv television
-kid child children parental
-visitor guest
-delete erase remove wipe clear
-turn switch
-start begin
-stop end cancel terminate quit
-abroad country foreign overseas
-phone mobile smartphone ios android iphone
-light ring led lamp indicator
-setup set install installation configure
-adjust set change configure modify
-limit control restrict pause block
-simultaneously same together concurrently
-froth steam foam
-steal stolen theft lost
-often every daily weekly monthly once
-place put position locate
-own personal private
-call recall
-check test tell
-""".strip().splitlines()
 
 # Markdown within a line, and what each becomes.
 _INLINE = [
@@ -123,20 +54,6 @@ _JOINED_ROWS = re.compile(r"(?<=\|)\s+(?=\|)")
 _ENDS_SENTENCE = (".", "!", "?", ":", ";", "\u2026")
 
 
-@dataclass(frozen=True)
-class Sentence:
-    """A sentence, list item or table row of a passage, as plain text, with the words
-    of the headings (and table header) it sits under."""
-
-    text: str
-    context: str
-    source: int = 0  # the passage's rank in the retrieval
-    position: int = 0  # its place in the passage
-    # What the whole document is about (its title, its top heading): words that do not
-    # tell its sentences apart.
-    topic: str = ""
-
-
 def answering_sentences(question: str, sources: list[Source]) -> list[tuple[str, str]]:
     """(document title, sentence) of the sentence that answers the question, then at most
     one supporting sentence; none when no sentence covers enough of the question."""
@@ -144,8 +61,9 @@ def answering_sentences(question: str, sources: list[Source]) -> list[tuple[str,
     sentences = sentences_of(sources)
     if not terms or not sentences:
         return []
-    scorer = _Scorer(sentences, terms, prefers_numbers=bool(_QUANTITY.search(question)))
-    ranked = sorted(((scorer.score(s), s) for s in sentences),
+    scorer = Scorer(sentences, terms)
+    wants_number = bool(QUANTITY.search(question))
+    ranked = sorted(((_scores(scorer, s, wants_number), s) for s in sentences),
                     key=lambda pair: (-rank_key(pair[0]), pair[1].source, pair[1].position))
     best_scores, best = ranked[0]
     if best_scores[1] < MIN_COVERAGE:
@@ -158,73 +76,22 @@ def answering_sentences(question: str, sources: list[Source]) -> list[tuple[str,
     return [(sources[s.source].title, s.text) for s in chosen]
 
 
-def sentences_of(sources: list[Source]) -> list[Sentence]:
-    return [Sentence(text, context, rank, position, topic)
+def sentences_of(sources: list[Source]) -> list[Unit]:
+    """Every sentence of the passages, with its heading and its document's topic."""
+    return [Unit(text, context, topic, rank, position)
             for rank, source in enumerate(sources)
             for topic in [_topic(source)]
             for position, (text, context) in enumerate(read_passage(source.text))]
 
 
-def rank_key(scores: tuple[float, float]) -> float:
-    """BM25 rewards a sentence for every question word it holds, the common ones too;
-    weighed by coverage, one holding the question's rare words goes first."""
-    score, coverage = scores
-    return score * coverage
-
-
-class _Scorer:
-    """BM25 over the sentences, with paraphrases and headings counting for less."""
-
-    def __init__(self, sentences: list[Sentence], terms: list[str], prefers_numbers: bool):
-        self.terms = terms
-        self.prefers_numbers = prefers_numbers
-        self.words = [Counter(stems(s.text)) for s in sentences]
-        self.contexts = [set(stems(s.context)) for s in sentences]
-        self.topics = [set(stems(s.topic)) for s in sentences]
-        self.by_sentence = dict(zip(sentences, zip(self.words, self.contexts, self.topics)))
-        self.average_length = sum(sum(w.values()) for w in self.words) / len(sentences) or 1
-        documents = Counter(stem for words in self.words for stem in words)
-        count = len(sentences)
-
-        def idf(held_by: int) -> float:
-            return math.log(1 + (count - held_by + 0.5) / (held_by + 0.5))
-
-        self.idf = lambda stem: idf(documents[stem])
-        # What a question's word weighs in the coverage: the rarity of the sentences that
-        # hold it or one of its paraphrases.
-        self.weights = {term: idf(sum(any(v in words for v in _variants(term))
-                                      for words in self.words)) for term in terms}
-
-    def score(self, sentence: Sentence) -> tuple[float, float]:
-        """BM25 score, and the share of the question's weight the sentence covers."""
-        words, context, topic = self.by_sentence[sentence]
-        length = sum(words.values())
-        score = covered = 0.0
-        for term in self.terms:
-            best = match = 0.0
-            for variant, weight in _variants(term).items():
-                count = words.get(variant, 0)
-                if variant in topic:
-                    # Every sentence of the document is about it, whether it says so or not.
-                    found, matched = CONTEXT_WEIGHT * weight * self.idf(variant), \
-                        CONTEXT_WEIGHT * weight
-                elif count:
-                    saturation = count * (K1 + 1) / (count + K1 * (
-                        1 - B + B * length / self.average_length))
-                    found, matched = weight * self.idf(variant) * saturation, weight
-                elif variant in context:
-                    found, matched = CONTEXT_WEIGHT * weight * self.idf(variant), \
-                        CONTEXT_WEIGHT * weight
-                else:
-                    continue
-                best, match = max(best, found), max(match, matched)
-            score += best
-            covered += match * self.weights[term]
-        if self.prefers_numbers and _NUMBER.search(sentence.text):
-            score *= QUANTITY_BONUS
-        if stems(sentence.text)[:1] and stems(sentence.text)[0] in self.terms:
-            score *= LEAD_BONUS
-        return score, covered / (sum(self.weights.values()) or 1)
+def _scores(scorer: Scorer, sentence: Unit, wants_number: bool) -> tuple[float, float]:
+    score, coverage = scorer.score(sentence)
+    if wants_number and NUMBER.search(sentence.text):
+        score *= QUANTITY_BONUS
+    words = stems(sentence.text)
+    if words and words[0] in scorer.terms:
+        score *= LEAD_BONUS
+    return score, coverage
 
 
 def _topic(source: Source) -> str:
@@ -232,55 +99,6 @@ def _topic(source: Source) -> str:
     top = next((m[1] for line in source.text.split("\n")
                 if (m := re.match(r"^\s{0,3}#\s+(.*)$", line))), "")
     return f"{source.title} {top}"
-
-
-# -- words ---------------------------------------------------------------------------------
-
-_stemmer = snowballstemmer.stemmer("english")
-
-
-@lru_cache(maxsize=65_536)
-def stem(word: str) -> str:
-    return _stemmer.stemWord(word)
-
-
-def stems(text: str) -> list[str]:
-    """The stems of a text's words, stop words left out."""
-    return [stem(word) for word in _WORD.findall(text.lower()) if word not in STOP_WORDS]
-
-
-def question_terms(question: str) -> list[str]:
-    """The stems a question is about: no stop words, no words that only frame the
-    question (the "long" of "how long" asks for an amount, which QUANTITY_BONUS
-    rewards; it is not what the question is about), no single letters (but digits)."""
-    terms: list[str] = []
-    for word in _WORD.findall(_QUANTITY.sub(" ", question.lower())):
-        if word in STOP_WORDS or word in _QUESTION_FRAME or (len(word) == 1
-                                                             and not word.isdigit()):
-            continue
-        term = stem(word)
-        if term not in terms and term not in _QUESTION_FRAME:
-            terms.append(term)
-    return terms
-
-
-def _paraphrase_table() -> dict[str, frozenset[str]]:
-    table: dict[str, set[str]] = {}
-    for line in PARAPHRASES:
-        group = {stem(word) for word in line.split()}
-        for member in group:
-            table.setdefault(member, set()).update(group - {member})
-    return {member: frozenset(others) for member, others in table.items()}
-
-
-_PARAPHRASES = _paraphrase_table()
-
-
-@lru_cache(maxsize=4096)
-def _variants(term: str) -> dict[str, float]:
-    """The stem itself (full weight) and its paraphrases (part of it)."""
-    return {term: 1.0, **{other: PARAPHRASE_WEIGHT
-                          for other in sorted(_PARAPHRASES.get(term, ()))}}
 
 
 # -- reading markdown ---------------------------------------------------------------------
@@ -318,7 +136,7 @@ def read_passage(passage: str) -> list[tuple[str, str]]:
             # A list whose items were joined into one line: each item's marker goes.
             units.extend((_LIST_MARKER.sub("", sentence), heading)
                          for sentence in split_sentences(text))
-    return [(text, context) for text, context in units if _WORD.search(text)]
+    return [(text, context) for text, context in units if WORD.search(text)]
 
 
 def _table(rows: list[str], heading: str) -> list[tuple[str, str]]:
