@@ -36,12 +36,15 @@ WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # and "kids'" the word pattern leaves.
 _QUESTION_FRAME = frozenset("""
 know tell need want get got let please thing way like much many use come happen
-s t d ll m re ve
+include contain s t d ll m re ve
 """.split())
-# A question asking for an amount (its answer holds a number, most likely).
-QUANTITY = re.compile(r"\b(?:how (?:much|many|long|fast|often|big|heavy|far|large|soon|"
-                      r"quickly|tall|wide)|what (?:size|time|times|price|cost)|when)\b",
+# A question asking for an amount (its answer holds a number, most likely). The "long"
+# of "how long" says what kind of answer is wanted, not what the question is about.
+_HOW_MUCH = (r"how (?:much|many|long|fast|often|big|heavy|far|large|soon|quickly|tall|"
+             r"wide)")
+QUANTITY = re.compile(rf"\b(?:{_HOW_MUCH}|what (?:size|time|times|price|cost)|when)\b",
                       re.IGNORECASE)
+_ASKS_AMOUNT = re.compile(rf"\b{_HOW_MUCH}\b", re.IGNORECASE)
 NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
                     r"twelve|once|twice|half|dozen|hundred|thousand)\b", re.IGNORECASE)
 
@@ -169,10 +172,9 @@ def stems(text: str) -> list[str]:
 
 def question_terms(question: str) -> list[str]:
     """The stems a question is about: no stop words, no words that only frame the
-    question (the "long" of "how long" asks for an amount, a kind of answer; it is not
-    what the question is about), no single letters (but digits)."""
+    question ("how long"), no single letters (but digits)."""
     terms: list[str] = []
-    for word in WORD.findall(QUANTITY.sub(" ", question.lower())):
+    for word in WORD.findall(_ASKS_AMOUNT.sub(" ", question.lower())):
         if word in STOP_WORDS or word in _QUESTION_FRAME or (len(word) == 1
                                                              and not word.isdigit()):
             continue
