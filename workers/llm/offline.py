@@ -18,6 +18,13 @@ MAX_SUMMARY_QUESTIONS = 5
 CHUNK_WORDS = 4
 NOT_FOUND = ("I could not find the answer in this data set: none of its documents "
              "mention what you asked about.")
+NO_DATA_SET = (
+    "The offline model answers only from a data set, and this conversation has none. To "
+    "attach one, create a data set with documents (POST /api/data_sets, then POST "
+    "/api/data_sets/{id}/documents) and send its id as data_set_id with the conversation "
+    "or with your question: see \u201cAPI: the conversations (polling) face\u201d in the "
+    "README. With Claude configured (ANTHROPIC_API_KEY), questions without a data set get "
+    "a plain assistant's answer.")
 
 
 class OfflineProvider:
@@ -74,9 +81,11 @@ def _first_sentence(text: str) -> str:
     return sentences[0] if sentences else text.strip()
 
 
-# What the offline model says, by what it is asked: an answer from the passages, a
-# summary, or (recite) words an agent decided by its own rules, streamed as a model's.
+# What the offline model says, by what it is asked: an answer from the passages, that it
+# answers only from a data set (chat: there is none), a summary, or (recite) words an
+# agent decided by its own rules, streamed as a model's.
 _TEXTS = {"answer": lambda request: _answer(request.question, request.sources),
+          "chat": lambda request: NO_DATA_SET,
           "summarize": lambda request: _summary(request.sources),
           "recite": lambda request: request.question}
 
