@@ -78,6 +78,8 @@ def _loaded(url: str, data: dict):
     """An app on a migrated database holding the three documents in one data set."""
     app = make_app(url)
     migrate(app)
+    # Stored as an installation with the semantic extra stores them: with their vectors.
+    app.config["RETRIEVAL_MODE"] = _modes(app)[-1]
     with app.app_context():
         org_id = organizations.create_key("bench-qa")["org_id"]
         data_set = data_sets.create_data_set(org_id, "Bench QA")

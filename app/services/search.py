@@ -8,18 +8,42 @@
 2. The candidates ranked again in Python (app/services/relevance.py): a paraphrase
    counts for less than the question's own word, the document's title counts too, and
    a passage holding the question's rare words goes first.
+
+Hybrid retrieval (RETRIEVAL_MODE "hybrid", or "auto" with the semantic extra installed)
+adds semantic embeddings (app/services/embeddings.py): the passages nearest to the
+question's vector join the candidates, even with no word in common, and the two rankings
+are fused by reciprocal rank (Cormack, Clarke and Buettcher, SIGIR 2009). Vectors are
+stored in a plain column and compared in Python with numpy, over the whole data set up
+to SEMANTIC_SCAN passages (beyond it, over the full-text candidates only): no database
+extension (pgvector, sqlite-vec) to install, the same code on PostgreSQL and SQLite,
+and at the sizes Parley's data sets have, an exact scan costs about a millisecond per
+thousand passages (bench/README.md, QA). An approximate index is the next step beyond.
 """
 
+import logging
 from dataclasses import dataclass, replace
 
-from sqlalchemy import text
+from flask import current_app
+from sqlalchemy import bindparam, text
 
 from app.extensions import db
+from app.services import embeddings
 from app.services.relevance import Scorer, Unit, paraphrases_of, question_terms, rank_key
 from app.services.text import query_terms
 
-# Full-text candidates ranked again (at least; more when more passages are asked for).
+log = logging.getLogger(__name__)
+
+# Full-text candidates ranked again (at least; more when more passages are asked for),
+# and as many nearest passages by meaning.
 CANDIDATES = 20
+# The passages of a data set compared with the question's vector, at most.
+SEMANTIC_SCAN = 20_000
+# A passage found by meaning alone must be at least this similar to the question (the
+# cosine of two unrelated texts' vectors is around 0.1 with this model).
+MIN_SIMILARITY = 0.2
+# Reciprocal rank fusion's constant: how much the top ranks stand out.
+FUSION_K = 10
+MODES = ("fulltext", "hybrid")
 
 _POSTGRES_SEARCH = text("""
     SELECT p.id, p.document_id, p.text, d.title,
@@ -52,6 +76,40 @@ class Hit:
     score: float
 
 
+_VECTORS = text("""
+    SELECT id, embedding FROM passages
+    WHERE data_set_id = :data_set_id AND embedding IS NOT NULL
+    LIMIT :limit
+""")
+_UNEMBEDDED = text("""
+    SELECT id, text FROM passages
+    WHERE data_set_id = :data_set_id AND embedding IS NULL
+    LIMIT :limit
+""")
+_PASSAGES = text("""
+    SELECT p.id, p.document_id, p.text, d.title, p.embedding
+    FROM passages p JOIN documents d ON d.id = p.document_id
+    WHERE p.id IN :ids
+""").bindparams(bindparam("ids", expanding=True))
+
+
+def available_modes() -> list[str]:
+    return list(MODES) if embeddings.available() else ["fulltext"]
+
+
+def semantic() -> bool:
+    """Whether this app retrieves by meaning too (and so embeds what it stores)."""
+    mode = current_app.config["RETRIEVAL_MODE"]
+    if mode == "fulltext":
+        return False
+    if embeddings.available():
+        return True
+    if mode == "hybrid":
+        log.warning("PARLEY_RETRIEVAL=hybrid needs the semantic extra "
+                    "(pip install 'parley[semantic]'): searching by full text only")
+    return False
+
+
 def search_passages(data_set_id: int, question: str, limit: int) -> list[Hit]:
     terms = query_terms(question)
     if not terms:
@@ -59,6 +117,8 @@ def search_passages(data_set_id: int, question: str, limit: int) -> list[Hit]:
     words = list(dict.fromkeys(
         [*terms, *(paraphrase for term in terms for paraphrase in paraphrases_of(term))]))
     candidates = _full_text(data_set_id, words, max(limit, CANDIDATES))
+    if semantic():
+        return _hybrid(data_set_id, question, candidates, max(limit, CANDIDATES))[:limit]
     return _ranked(question, candidates)[:limit]
 
 
@@ -84,3 +144,59 @@ def _ranked(question: str, hits: list[Hit]) -> list[Hit]:
     keyed = [(rank_key(scorer.score(unit)), unit.source) for unit in units]
     keyed.sort(key=lambda pair: (-pair[0], pair[1]))
     return [replace(hits[n], score=key) for key, n in keyed]
+
+
+def _hybrid(data_set_id: int, question: str, found: list[Hit], depth: int) -> list[Hit]:
+    """The full-text candidates and the passages nearest by meaning, in one ranking:
+    each passage's score is the sum of 1 / (FUSION_K + its rank) in the two."""
+    import numpy as np
+
+    question_vector = embeddings.embed([question])[0]
+    nearest = _nearest(data_set_id, question_vector, depth)
+    rows = {r.id: r for r in db.session.execute(
+        _PASSAGES, {"ids": sorted({h.passage_id for h in found} | set(nearest))})}
+    hits = [*found, *(Hit(r.id, r.document_id, r.title, r.text, 0.0)
+                      for id_, r in rows.items() if id_ not in {h.passage_id for h in found})]
+    stored = [rows[h.passage_id].embedding for h in hits]
+    missing = [n for n, vector in enumerate(stored) if vector is None]
+    vectors = np.zeros((len(hits), embeddings.DIMENSIONS), dtype=np.float32)
+    if len(missing) < len(hits):
+        present = [n for n in range(len(hits)) if n not in set(missing)]
+        vectors[present] = embeddings.from_bytes([stored[n] for n in present])
+    if missing:  # stored before the semantic extra was installed
+        vectors[missing] = embeddings.embed([hits[n].text for n in missing])
+    similarity = vectors @ question_vector
+    by_meaning = sorted(range(len(hits)), key=lambda n: (-similarity[n], n))
+    place = {hit.passage_id: n for n, hit in enumerate(hits)}
+    by_words = [place[h.passage_id] for h in _ranked(question, hits) if h.score > 0]
+    fused = [0.0] * len(hits)
+    for ranking in (by_words, by_meaning):
+        for rank, n in enumerate(ranking):
+            fused[n] += 1 / (FUSION_K + rank + 1)
+    kept = [n for n in range(len(hits))
+            if n < len(found) or similarity[n] >= MIN_SIMILARITY]
+    kept.sort(key=lambda n: (-fused[n], n))
+    return [replace(hits[n], score=fused[n]) for n in kept]
+
+
+def _nearest(data_set_id: int, question_vector, depth: int) -> list[int]:
+    """The ids of the `depth` passages nearest by meaning, scanning the data set's
+    vectors; none when it has more passages than SEMANTIC_SCAN."""
+    import numpy as np
+
+    rows = db.session.execute(
+        _VECTORS, {"data_set_id": data_set_id, "limit": SEMANTIC_SCAN + 1}).all()
+    unembedded = db.session.execute(
+        _UNEMBEDDED, {"data_set_id": data_set_id,
+                      "limit": SEMANTIC_SCAN + 1 - len(rows)}).all()
+    if len(rows) + len(unembedded) > SEMANTIC_SCAN or not rows + unembedded:
+        return []
+    ids = [r.id for r in rows] + [r.id for r in unembedded]
+    parts = []
+    if rows:
+        parts.append(embeddings.from_bytes([r.embedding for r in rows]))
+    if unembedded:  # stored before the semantic extra was installed
+        parts.append(embeddings.embed([r.text for r in unembedded]))
+    similarity = np.concatenate(parts) @ question_vector
+    order = np.argsort(-similarity, kind="stable")[:depth]
+    return [ids[n] for n in order if similarity[n] >= MIN_SIMILARITY]
