@@ -10,6 +10,10 @@ say it cannot. Runs in-process: the search service and the data-set QA agent wit
 offline model, on SQLite and, when it is reachable, PostgreSQL.
 
     python -m bench.run qa        # PARLEY_BENCH_QA_VERBOSE=1 lists every miss
+
+With the semantic extra installed it also measures what hybrid retrieval costs at scale:
+the three documents stored COPIES times (about 12 passages each time), with and without
+vectors, and the questions searched over them.
 """
 
 import json
@@ -33,6 +37,7 @@ from workers.llm.offline import NOT_FOUND, OfflineProvider
 
 DATA = Path(__file__).resolve().parent / "qa_data"
 DEPTHS = (1, 4)
+COPIES = int(os.environ.get("PARLEY_BENCH_QA_COPIES", 400))
 VERBOSE = os.environ.get("PARLEY_BENCH_QA_VERBOSE") == "1"
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 # "According to “title”: " opens every quote the offline model makes.
@@ -55,6 +60,36 @@ def qa() -> None:
             for mode in _modes(app):
                 scores = _evaluate(app, data_set_id, data, mode)
                 _print(database, mode, scores, data)
+            if len(_modes(app)) > 1:
+                _scale(app, database, data)
+
+
+def _scale(app, database: str, data: dict) -> None:
+    """Storing passages with and without their vectors, and searching many, by mode."""
+    org_id = organizations.create_key("bench-qa-scale")["org_id"]
+    stored = {}
+    for mode in _modes(app):
+        app.config["RETRIEVAL_MODE"] = mode
+        data_set = data_sets.create_data_set(org_id, f"Scale {mode}")
+        started = time.perf_counter()
+        for copy in range(COPIES):
+            for name in data["documents"]:
+                data_sets.add_document(org_id, data_set.id, f"{name}-{copy}",
+                                       (DATA / f"{name}.md").read_text())
+        passages = sum(d.passage_count for d in data_sets.list_documents(org_id, data_set.id))
+        stored[mode] = (data_set.id, (time.perf_counter() - started) / passages, passages)
+    data_set_id, _, passages = stored[_modes(app)[-1]]
+    print(f"\n## retrieval at scale: {database}, {passages} passages in one data set")
+    print("| mode | storing, per passage | search per question, median |\n| --- | --- | --- |")
+    for mode in _modes(app):
+        app.config["RETRIEVAL_MODE"] = mode
+        seconds = []
+        for item in data["questions"]:
+            started = time.perf_counter()
+            search.search_passages(data_set_id, item["question"], 4)
+            seconds.append(time.perf_counter() - started)
+        print(f"| {mode} | {stored[mode][1] * 1000:.2f} ms | "
+              f"{statistics.median(seconds) * 1000:.2f} ms |", flush=True)
 
 
 def _databases():

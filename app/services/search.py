@@ -1,8 +1,8 @@
 """Retrieval over a data set's passages, in two steps.
 
 1. Candidates, from the database's own full-text index: PostgreSQL's full-text search
-   over a GIN expression index, SQLite's FTS5 table (both created by the initial
-   migration). The question's words and their common paraphrases
+   over a stored tsvector column and its GIN index (migration 0014), SQLite's FTS5 table
+   (the initial migration). The question's words and their common paraphrases
    (app/services/relevance.py) are ORed, so a passage saying "warranty" is found for
    "guarantee", and the database ranks them (ts_rank_cd / bm25); the best CANDIDATES.
 2. The candidates ranked again in Python (app/services/relevance.py): a paraphrase
@@ -14,13 +14,16 @@ adds semantic embeddings (app/services/embeddings.py): the passages nearest to t
 question's vector join the candidates, even with no word in common, and the two rankings
 are fused by reciprocal rank (Cormack, Clarke and Buettcher, SIGIR 2009). Vectors are
 stored in a plain column and compared in Python with numpy, over the whole data set up
-to SEMANTIC_SCAN passages (beyond it, over the full-text candidates only): no database
-extension (pgvector, sqlite-vec) to install, the same code on PostgreSQL and SQLite,
-and at the sizes Parley's data sets have, an exact scan costs about a millisecond per
-thousand passages (bench/README.md, QA). An approximate index is the next step beyond.
+to SEMANTIC_SCAN passages (beyond it, over the full-text candidates only), each process
+keeping the vectors of the data sets it searched in memory: no database extension
+(pgvector, sqlite-vec) to install, the same code on PostgreSQL and SQLite, and at the
+sizes Parley's data sets have, an exact scan costs well under a millisecond per thousand
+passages (bench/README.md, QA). An approximate index is the next step beyond.
 """
 
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from flask import current_app
@@ -43,15 +46,19 @@ SEMANTIC_SCAN = 20_000
 MIN_SIMILARITY = 0.2
 # Reciprocal rank fusion's constant: how much the top ranks stand out.
 FUSION_K = 10
+# The vectors of this many data sets are kept in each process's memory (1 KB a passage),
+# read again when a data set's passages change.
+CACHED_DATA_SETS = 16
 MODES = ("fulltext", "hybrid")
 
+# search_vector: to_tsvector('english', text), stored (migration 0014).
 _POSTGRES_SEARCH = text("""
     SELECT p.id, p.document_id, p.text, d.title,
-           ts_rank_cd(to_tsvector('english', p.text), q) AS score
+           ts_rank_cd(p.search_vector, q) AS score
     FROM passages p
     JOIN documents d ON d.id = p.document_id,
          to_tsquery('english', :query) q
-    WHERE p.data_set_id = :data_set_id AND to_tsvector('english', p.text) @@ q
+    WHERE p.data_set_id = :data_set_id AND p.search_vector @@ q
     ORDER BY score DESC, p.id
     LIMIT :limit
 """)
@@ -76,6 +83,10 @@ class Hit:
     score: float
 
 
+_VERSION = text("""
+    SELECT count(*) AS passages, max(id) AS newest FROM passages
+    WHERE data_set_id = :data_set_id
+""")
 _VECTORS = text("""
     SELECT id, embedding FROM passages
     WHERE data_set_id = :data_set_id AND embedding IS NOT NULL
@@ -180,23 +191,52 @@ def _hybrid(data_set_id: int, question: str, found: list[Hit], depth: int) -> li
 
 
 def _nearest(data_set_id: int, question_vector, depth: int) -> list[int]:
-    """The ids of the `depth` passages nearest by meaning, scanning the data set's
-    vectors; none when it has more passages than SEMANTIC_SCAN."""
+    """The ids of the `depth` passages nearest by meaning, of all the data set's; none
+    when it has more passages than SEMANTIC_SCAN."""
     import numpy as np
 
-    rows = db.session.execute(
-        _VECTORS, {"data_set_id": data_set_id, "limit": SEMANTIC_SCAN + 1}).all()
-    unembedded = db.session.execute(
-        _UNEMBEDDED, {"data_set_id": data_set_id,
-                      "limit": SEMANTIC_SCAN + 1 - len(rows)}).all()
-    if len(rows) + len(unembedded) > SEMANTIC_SCAN or not rows + unembedded:
+    ids, vectors = _vectors(data_set_id)
+    if not ids:
         return []
-    ids = [r.id for r in rows] + [r.id for r in unembedded]
+    similarity = vectors @ question_vector
+    order = np.argsort(-similarity, kind="stable")[:depth]
+    return [ids[n] for n in order if similarity[n] >= MIN_SIMILARITY]
+
+
+_cache: "OrderedDict[int, tuple]" = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _vectors(data_set_id: int) -> tuple[list[int], object]:
+    """The data set's passage ids and their vectors (one row each), from this process's
+    cache while the data set's passages are the same (passages are only ever added or
+    deleted, which changes their count or newest id); too many, none."""
+    version = tuple(db.session.execute(_VERSION, {"data_set_id": data_set_id}).one())
+    if version[0] > SEMANTIC_SCAN or not version[0]:
+        return [], None
+    with _cache_lock:
+        cached = _cache.get(data_set_id)
+        if cached and cached[0] == version:
+            _cache.move_to_end(data_set_id)
+            return cached[1], cached[2]
+    ids, vectors = _read_vectors(data_set_id)
+    with _cache_lock:
+        _cache[data_set_id] = (version, ids, vectors)
+        _cache.move_to_end(data_set_id)
+        while len(_cache) > CACHED_DATA_SETS:
+            _cache.popitem(last=False)
+    return ids, vectors
+
+
+def _read_vectors(data_set_id: int) -> tuple[list[int], object]:
+    import numpy as np
+
+    limit = {"data_set_id": data_set_id, "limit": SEMANTIC_SCAN}
+    rows = db.session.execute(_VECTORS, limit).all()
+    unembedded = db.session.execute(_UNEMBEDDED, limit).all()
     parts = []
     if rows:
         parts.append(embeddings.from_bytes([r.embedding for r in rows]))
     if unembedded:  # stored before the semantic extra was installed
         parts.append(embeddings.embed([r.text for r in unembedded]))
-    similarity = np.concatenate(parts) @ question_vector
-    order = np.argsort(-similarity, kind="stable")[:depth]
-    return [ids[n] for n in order if similarity[n] >= MIN_SIMILARITY]
+    return [r.id for r in rows] + [r.id for r in unembedded], np.concatenate(parts)
