@@ -179,7 +179,7 @@ def question_terms(question: str) -> list[str]:
                                                              and not word.isdigit()):
             continue
         term = stem(word)
-        if term not in terms and term not in _QUESTION_FRAME:
+        if term not in terms and term not in _FRAME_STEMS:
             terms.append(term)
     return terms
 
@@ -206,6 +206,8 @@ def _paraphrase_table() -> dict[str, frozenset[str]]:
 
 
 _PARAPHRASES = _paraphrase_table()
+# "included" frames a question as "include" does.
+_FRAME_STEMS = frozenset(stem(word) for word in _QUESTION_FRAME)
 
 
 @lru_cache(maxsize=4096)
