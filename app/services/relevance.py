@@ -15,6 +15,7 @@ offline model (workers/llm/extractive.py, to choose the sentence that answers).
 
 import math
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -157,12 +158,16 @@ class Scorer:
 
 # -- words ---------------------------------------------------------------------------------
 
-_stemmer = snowballstemmer.stemmer("english")
+# A Snowball stemmer keeps its work in itself: one per thread (a worker runs hundreds).
+_stemmers = threading.local()
 
 
 @lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
-    return _stemmer.stemWord(word)
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = snowballstemmer.stemmer("english")
+    return stemmer.stemWord(word)
 
 
 def stems(text: str) -> list[str]:

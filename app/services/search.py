@@ -159,35 +159,43 @@ def _ranked(question: str, hits: list[Hit]) -> list[Hit]:
 
 def _hybrid(data_set_id: int, question: str, found: list[Hit], depth: int) -> list[Hit]:
     """The full-text candidates and the passages nearest by meaning, in one ranking:
-    each passage's score is the sum of 1 / (FUSION_K + its rank) in the two."""
-    import numpy as np
-
+    each passage's score is the sum of 1 / (FUSION_K + its rank) in the two. A passage
+    found by meaning alone stays only if it is at least MIN_SIMILARITY similar."""
     question_vector = embeddings.embed([question])[0]
-    nearest = _nearest(data_set_id, question_vector, depth)
-    rows = {r.id: r for r in db.session.execute(
-        _PASSAGES, {"ids": sorted({h.passage_id for h in found} | set(nearest))})}
-    hits = [*found, *(Hit(r.id, r.document_id, r.title, r.text, 0.0)
-                      for id_, r in rows.items() if id_ not in {h.passage_id for h in found})]
-    stored = [rows[h.passage_id].embedding for h in hits]
-    missing = [n for n, vector in enumerate(stored) if vector is None]
-    vectors = np.zeros((len(hits), embeddings.DIMENSIONS), dtype=np.float32)
-    if len(missing) < len(hits):
-        present = [n for n in range(len(hits)) if n not in set(missing)]
-        vectors[present] = embeddings.from_bytes([stored[n] for n in present])
-    if missing:  # stored before the semantic extra was installed
-        vectors[missing] = embeddings.embed([hits[n].text for n in missing])
+    hits, vectors = _with_nearest(data_set_id, found, question_vector, depth)
     similarity = vectors @ question_vector
-    by_meaning = sorted(range(len(hits)), key=lambda n: (-similarity[n], n))
     place = {hit.passage_id: n for n, hit in enumerate(hits)}
     by_words = [place[h.passage_id] for h in _ranked(question, hits) if h.score > 0]
+    by_meaning = sorted(range(len(hits)), key=lambda n: (-similarity[n], n))
     fused = [0.0] * len(hits)
     for ranking in (by_words, by_meaning):
         for rank, n in enumerate(ranking):
             fused[n] += 1 / (FUSION_K + rank + 1)
-    kept = [n for n in range(len(hits))
-            if n < len(found) or similarity[n] >= MIN_SIMILARITY]
+    kept = [n for n in range(len(hits)) if n < len(found) or similarity[n] >= MIN_SIMILARITY]
     kept.sort(key=lambda n: (-fused[n], n))
     return [replace(hits[n], score=fused[n]) for n in kept]
+
+
+def _with_nearest(data_set_id: int, found: list[Hit], question_vector, depth: int):
+    """The candidates found by words, then the nearest by meaning that words missed, and
+    the vectors of them all (one row each)."""
+    import numpy as np
+
+    nearest = _nearest(data_set_id, question_vector, depth)
+    rows = {r.id: r for r in db.session.execute(
+        _PASSAGES, {"ids": sorted({h.passage_id for h in found} | set(nearest))})}
+    known = {h.passage_id for h in found}
+    hits = [*found, *(Hit(r.id, r.document_id, r.title, r.text, 0.0)
+                      for r in rows.values() if r.id not in known)]
+    vectors = np.zeros((len(hits), embeddings.DIMENSIONS), dtype=np.float32)
+    stored = [n for n, hit in enumerate(hits) if rows[hit.passage_id].embedding is not None]
+    if stored:
+        vectors[stored] = embeddings.from_bytes(
+            [rows[hits[n].passage_id].embedding for n in stored])
+    missing = sorted(set(range(len(hits))) - set(stored))
+    if missing:  # stored before the semantic extra was installed
+        vectors[missing] = embeddings.embed([hits[n].text for n in missing])
+    return hits, vectors
 
 
 def _nearest(data_set_id: int, question_vector, depth: int) -> list[int]:

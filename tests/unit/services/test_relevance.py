@@ -68,3 +68,4 @@ def test_a_word_of_the_context_counts_for_part_of_it():
                              for u in units]
 
     assert 0 < in_context[1] < in_text[1] == 1.0
+
