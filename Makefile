@@ -24,7 +24,7 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 # The test extras hold the project itself too: both stamps are up to date after it. The
 # Python client (clients/python) is a package of its own; its tests run with ours.
 $(INSTALLED_TEST): pyproject.toml clients/python/pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]' -e clients/python
+	$(BIN)/python -m pip install --quiet -e '.[test,semantic]' -e clients/python
 	touch $(INSTALLED) $@
 
 install: $(INSTALLED)

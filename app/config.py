@@ -232,6 +232,10 @@ class Config:
     ORG_MAX_IN_FLIGHT = _env_int("PARLEY_ORG_MAX_IN_FLIGHT", 0)
 
     RETRIEVAL_PASSAGES = _env_int("PARLEY_RETRIEVAL_PASSAGES", 4)
+    # "fulltext", "hybrid" (full text and semantic embeddings: the semantic extra,
+    # `pip install 'parley[semantic]'`), or "auto": hybrid when the extra is installed
+    # (app/services/search.py).
+    RETRIEVAL_MODE = os.environ.get("PARLEY_RETRIEVAL", "auto")
     HISTORY_MESSAGES = _env_int("PARLEY_HISTORY_MESSAGES", 40)
     # A dialogue's summary (compact) is made from its latest this many messages.
     SUMMARY_MESSAGES = _env_int("PARLEY_SUMMARY_MESSAGES", 200)
@@ -363,6 +367,9 @@ class TestConfig(Config):
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     LLM_PROVIDER = "offline"
     OFFLINE_CHUNK_DELAY_SECONDS = 0.0
+    # The same answers whether the semantic extra is installed or not; hybrid retrieval's
+    # tests ask for it.
+    RETRIEVAL_MODE = "fulltext"
     RETRY_BACKOFF_SECONDS = 0.05
     RETRY_BACKOFF_MAX_SECONDS = 0.2
     JWT_SECRET = "parley-tests-only-jwt-secret-never-use-it-anywhere-else-0123456789"

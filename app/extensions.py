@@ -22,9 +22,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-# Full-text search structures the initial migration creates by hand, per database
-# (see app/services/search.py); autogenerate must not propose to drop them.
-SEARCH_INDEX_OBJECTS = {"passages_fts", "ix_passages_search"}
+# Full-text search structures the migrations create by hand, per database (see
+# app/services/search.py); autogenerate must not propose to drop them.
+SEARCH_INDEX_OBJECTS = {"passages_fts", "ix_passages_search", "search_vector"}
 
 
 def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:

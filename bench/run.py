@@ -422,6 +422,11 @@ def _batches():
     return batches
 
 
+def _qa():
+    from bench import qa  # in-process: needs neither wrk nor Celery
+    return qa
+
+
 BENCHMARKS = {"in_flight": in_flight, "enqueue": enqueue_and_status,
               "status": enqueue_and_status, "round_trip": round_trip,
               "deep_history": deep_history, "first_content": first_content,
@@ -429,7 +434,8 @@ BENCHMARKS = {"in_flight": in_flight, "enqueue": enqueue_and_status,
               "injection_guard": injection_guard, "long_poll": long_poll,
               "batch_accept": lambda: _batches().batch_accept(),
               "batch_through": lambda: _batches().batch_through(),
-              "interactive_under_batch": lambda: _batches().interactive_under_batch()}
+              "interactive_under_batch": lambda: _batches().interactive_under_batch(),
+              "qa": lambda: _qa().qa()}
 
 
 def main(names: list[str]) -> None:

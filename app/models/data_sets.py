@@ -4,7 +4,7 @@ PostgreSQL, an FTS5 table kept in step by triggers on SQLite (see app/services/s
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -42,3 +42,6 @@ class Passage(db.Model):
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    # Its semantic vector, for hybrid retrieval (app/services/embeddings.py); NULL
+    # without the semantic extra.
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)

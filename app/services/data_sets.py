@@ -5,6 +5,7 @@ from sqlalchemy import select
 from app.errors import NotFound
 from app.extensions import db
 from app.models import DataSet, Document, Passage
+from app.services import embeddings, search
 from app.services.text import split_passages
 
 
@@ -37,17 +38,21 @@ def check_data_set(org_id: str, data_set_id: int | None) -> None:
 
 
 def add_document(org_id: str, data_set_id: int, title: str, content: str) -> Document:
-    """Store the document and its passages in one transaction; the search index is
-    kept in step by the database (see app/services/search.py)."""
+    """Store the document and its passages in one transaction; the full-text index is
+    kept in step by the database, each passage's semantic vector is stored with it when
+    retrieval is hybrid (see app/services/search.py)."""
     get_data_set(org_id, data_set_id)
     passages = split_passages(content)
+    vectors = ([embeddings.to_bytes(v) for v in embeddings.embed(passages)]
+               if passages and search.semantic() else [None] * len(passages))
     document = Document(data_set_id=data_set_id, title=title, content=content,
                         passage_count=len(passages))
     db.session.add(document)
     db.session.flush()
     db.session.add_all(
-        Passage(data_set_id=data_set_id, document_id=document.id, position=i, text=text)
-        for i, text in enumerate(passages))
+        Passage(data_set_id=data_set_id, document_id=document.id, position=i, text=text,
+                embedding=vector)
+        for i, (text, vector) in enumerate(zip(passages, vectors)))
     db.session.commit()
     return document
 

@@ -67,3 +67,43 @@ def test_search_works_after_downgrade_and_upgrade(app, db):
     data_sets.add_document(org_id, data_set.id, "Manual", "The router has an SLA.")
 
     assert [h.document_title for h in search_passages(data_set.id, "router SLA", 4)] == ["Manual"]
+
+
+
+def a_passage_stored_at_0012(db) -> int:
+    """Down to 0012, a data set with one passage written as 0012's schema has it; its id."""
+    db.session.remove()
+    downgrade(revision="0012")
+    org_id = organizations.create_key("acme")["org_id"]
+    data_set_id = data_sets.create_data_set(org_id, "Plans").id
+    db.session.execute(text(
+        "INSERT INTO documents (data_set_id, title, content, passage_count, created_at) "
+        "VALUES (:ds, 'Manual', 'The router has an SLA.', 1, CURRENT_TIMESTAMP)"),
+        {"ds": data_set_id})
+    db.session.execute(text(
+        "INSERT INTO passages (data_set_id, document_id, position, text) "
+        "SELECT :ds, id, 0, content FROM documents"), {"ds": data_set_id})
+    db.session.commit()
+    db.session.remove()
+    return data_set_id
+
+
+def test_passage_vectors_column_keeps_existing_passages(app, db):
+    data_set_id = a_passage_stored_at_0012(db)
+
+    upgrade()
+
+    assert db.session.execute(text("SELECT text, embedding FROM passages")).all() == [
+        ("The router has an SLA.", None)]
+    assert [h.document_title for h in search_passages(data_set_id, "router SLA", 4)] == [
+        "Manual"]
+
+
+def test_downgrade_from_passage_vectors_keeps_the_search_index(app, db):
+    a_passage_stored_at_0012(db)
+
+    hits = db.session.execute(text(
+        "SELECT rowid FROM passages_fts WHERE passages_fts MATCH 'router'")).all()
+
+    assert len(hits) == 1
+    assert "embedding" not in {c["name"] for c in inspect(db.engine).get_columns("passages")}

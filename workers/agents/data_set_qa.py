@@ -1,5 +1,9 @@
 """The data-set QA agent: answers a question from the passages retrieved from the
-conversation's data set, with the conversation so far as context."""
+conversation's data set, with the conversation so far as context. A conversation with
+no data set (the dialogue store's, the conversation service's, unless one is attached)
+is answered as a plain assistant would, from the conversation alone: the request's kind
+is "chat", which the offline model, able to answer only from a data set, answers by
+saying so and how to attach one."""
 
 from app.services.agent_io import API_ROLES, ReplyInput, Result, Source, Turn
 from workers.llm import LLMRequest, OnText, Provider
@@ -14,7 +18,10 @@ Passages:
 {passages}{instructions}"""
 INSTRUCTIONS = "\n\nInstructions stored with this conversation:\n{notes}"
 NO_PASSAGES = "(no passage of the data set matches this question)"
-NO_DATA_SET = "(this conversation has no data set)"
+# With no data set there is nothing to answer from but the conversation itself.
+CHAT_PROMPT = """You are Parley, a helpful assistant. Answer the user's questions \
+clearly and accurately, taking the conversation so far into account. If you do not \
+know, say so.{instructions}"""
 
 
 def answer(job: ReplyInput, provider: Provider, max_tokens: int,
@@ -29,17 +36,19 @@ def build_request(job: ReplyInput, max_tokens: int) -> LLMRequest:
     # not turns: the Messages API takes them in the system prompt.
     notes = [turn.text for turn in job.history if turn.role == "system"]
     turns = [turn for turn in job.history if turn.role != "system"]
+    instructions = INSTRUCTIONS.format(notes="\n".join(notes)) if notes else ""
+    if job.data_set_name is None and not sources:
+        system, kind = CHAT_PROMPT.format(instructions=instructions), "chat"
+    else:
+        system, kind = SYSTEM_PROMPT.format(
+            data_set=job.data_set_name, passages=_render(sources),
+            instructions=instructions), "answer"
     return LLMRequest(
-        system=SYSTEM_PROMPT.format(
-            data_set=job.data_set_name or "none", passages=_render(sources, job.data_set_name),
-            instructions=INSTRUCTIONS.format(notes="\n".join(notes)) if notes else ""),
-        messages=to_api_messages([*turns, Turn("user", job.question)]),
-        question=job.question, max_tokens=max_tokens, sources=sources)
+        system=system, messages=to_api_messages([*turns, Turn("user", job.question)]),
+        question=job.question, max_tokens=max_tokens, sources=sources, kind=kind)
 
 
-def _render(sources: list[Source], data_set_name: str | None) -> str:
-    if data_set_name is None:
-        return NO_DATA_SET
+def _render(sources: list[Source]) -> str:
     if not sources:
         return NO_PASSAGES
     return "\n\n".join(f"[source: {s.title}]\n{s.text}" for s in sources)

@@ -23,8 +23,9 @@ class LLMRequest:
     max_tokens: int = 1024
     # The passages also rendered into `system`; the offline model answers from these.
     sources: list[Source] = field(default_factory=list)
-    # What is asked: "answer" a question, "summarize" the conversation in `messages`,
-    # or "recite" `question` (words an agent decided itself) — the offline model, which
+    # What is asked: "answer" a question from `sources`, "chat" (answer with no data set,
+    # from the conversation alone), "summarize" the conversation in `messages`, or
+    # "recite" `question` (words an agent decided itself) — the offline model, which
     # reads no prompt, needs to be told.
     kind: str = "answer"
     # Tools the model may call (Messages API tool definitions: name, description,

@@ -1,22 +1,30 @@
 """The offline model: an honest extractive answer, deterministic and without network.
 
-It quotes the sentences of the retrieved passages that share the most words with the
-question, and names the document each comes from. With no passages it says plainly
-that the data set does not contain the answer. Asked for a summary, it quotes the
-first sentence of the latest questions and of the latest reply.
+It quotes the sentence of the retrieved passages that answers the question, then at most
+one supporting sentence (workers/llm/extractive.py finds them), and names the document
+each comes from. When no sentence answers, or nothing was retrieved, it says plainly that
+the data set does not contain the answer. Asked for a summary, it quotes the first
+sentence of the latest questions and of the latest reply.
 """
 
 import time
 
 from app.services.agent_io import OFFLINE_MODEL_NAME, Result, Source
-from app.services.text import query_terms, split_sentences
+from app.services.text import split_sentences
 from workers.llm.base import LLMRequest, OnText, OnTool
+from workers.llm.extractive import answering_sentences
 
-MAX_QUOTES = 3
 MAX_SUMMARY_QUESTIONS = 5
 CHUNK_WORDS = 4
 NOT_FOUND = ("I could not find the answer in this data set: none of its documents "
              "mention what you asked about.")
+NO_DATA_SET = (
+    "The offline model answers only from a data set, and this conversation has none. To "
+    "attach one, create a data set with documents (POST /api/data_sets, then POST "
+    "/api/data_sets/{id}/documents) and send its id as data_set_id with the conversation "
+    "or with your question: see \u201cAPI: the conversations (polling) face\u201d in the "
+    "README. With Claude configured (ANTHROPIC_API_KEY), questions without a data set get "
+    "a plain assistant's answer.")
 
 
 class OfflineProvider:
@@ -41,15 +49,18 @@ class OfflineProvider:
 
 
 def _answer(question: str, sources: list[Source]) -> str:
-    quotes = _best_sentences(set(query_terms(question)), sources)
+    quotes = answering_sentences(question, sources)
     if not quotes:
         return NOT_FOUND
-    by_title: dict[str, list[str]] = {}
+    # The answering sentence first; a supporting one from the same document joins it.
+    parts: list[tuple[str, list[str]]] = []
     for title, sentence in quotes:
-        by_title.setdefault(title, []).append(sentence)
-    parts = [f"According to \u201c{title}\u201d: " + " ".join(sentences)
-             for title, sentences in by_title.items()]
-    return " ".join(parts)
+        if parts and parts[-1][0] == title:
+            parts[-1][1].append(sentence)
+        else:
+            parts.append((title, [sentence]))
+    return " ".join(f"According to \u201c{title}\u201d: " + " ".join(sentences)
+                    for title, sentences in parts)
 
 
 def _summary(turns: list[Source]) -> str:
@@ -70,26 +81,11 @@ def _first_sentence(text: str) -> str:
     return sentences[0] if sentences else text.strip()
 
 
-def _best_sentences(terms: set[str], sources: list[Source]) -> list[tuple[str, str]]:
-    """The highest-overlap sentences, in the order the passages were ranked."""
-    scored = []
-    for rank, source in enumerate(sources):
-        for position, sentence in enumerate(split_sentences(source.text)):
-            overlap = len(terms & set(query_terms(sentence)))
-            if overlap:
-                scored.append((-overlap, rank, position, source.title, sentence))
-    if not scored:
-        return []
-    # Quote only sentences about as relevant as the best one, not every passing mention.
-    threshold = (-min(scored)[0] + 1) // 2
-    best = [s for s in sorted(scored)[:MAX_QUOTES] if -s[0] >= threshold]
-    # Quote in reading order: by passage rank, then position within the passage.
-    return [(title, sentence) for *_, title, sentence in sorted(best, key=lambda s: s[1:3])]
-
-
-# What the offline model says, by what it is asked: an answer from the passages, a
-# summary, or (recite) words an agent decided by its own rules, streamed as a model's.
+# What the offline model says, by what it is asked: an answer from the passages, that it
+# answers only from a data set (chat: there is none), a summary, or (recite) words an
+# agent decided by its own rules, streamed as a model's.
 _TEXTS = {"answer": lambda request: _answer(request.question, request.sources),
+          "chat": lambda request: NO_DATA_SET,
           "summarize": lambda request: _summary(request.sources),
           "recite": lambda request: request.question}
 

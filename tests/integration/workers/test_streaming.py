@@ -266,6 +266,9 @@ def test_stream_chat_streams_the_stored_reply(web, chat, fake_model):
     # The fake model's deterministic answer shows the question reached it.
     expected = f"[fake-claude] I read 1 messages. You asked: {question}"
     assert texts(events) == reply["content"] == expected
+    # A chat has no data set: Claude is asked as a plain assistant, not to answer from
+    # sources that do not exist.
+    assert fake_model.requests[-1]["system"].startswith("You are Parley, a helpful assistant.")
     assert reply["id"] == start["message_id"] == end["message_id"]
     assert reply["chat_session_id"] == chat.session_id
     assert reply["model_id"] == chat.model_id

@@ -57,3 +57,23 @@ def test_search_matches_word_forms(plans):
     hits = search_passages(plans, "included", 4)
 
     assert [h.document_title for h in hits] == [SLA_TITLE]
+
+
+def test_search_finds_a_paraphrase_of_the_question(org_id):
+    data_set = data_sets.create_data_set(org_id, "Machines")
+    data_sets.add_document(org_id, data_set.id, "Aurora X2",
+                           "The Aurora X2 comes with a two-year warranty.")
+
+    hits = search_passages(data_set.id, "How long is the guarantee?", 4)
+
+    assert [hit.document_title for hit in hits] == ["Aurora X2"]
+
+
+def test_search_ranks_the_question_s_own_word_above_a_paraphrase(org_id):
+    data_set = data_sets.create_data_set(org_id, "Machines")
+    data_sets.add_document(org_id, data_set.id, "Fees", "The setup fee is waived.")
+    data_sets.add_document(org_id, data_set.id, "Price", "The price is 549 euros.")
+
+    hits = search_passages(data_set.id, "What is the price?", 4)
+
+    assert [hit.document_title for hit in hits] == ["Price", "Fees"]

@@ -3,7 +3,7 @@ and a question's search terms."""
 
 import pytest
 
-from app.services.text import MAX_PASSAGE_CHARS, query_terms, split_passages
+from app.services.text import MAX_PASSAGE_CHARS, query_terms, split_passages, split_sentences
 from tests.support.data import PRICE_DOCUMENT, SLA_DOCUMENT, SLA_QUESTION
 
 
@@ -65,3 +65,38 @@ def test_query_terms_are_lowercase_and_unique():
 
 def test_query_terms_of_only_stop_words_are_empty():
     assert query_terms("What is it and how do you do it?") == []
+
+
+# -- markdown and sentences -----------------------------------------------------------------
+
+
+def test_markdown_blocks_keep_their_lines_and_wrapped_prose_joins():
+    content = ("## Specs\nThe machine is\nlight.\n- first item\n- second item\n"
+               "| a | b |\n| --- | --- |\n```\ncode\n```")
+
+    assert split_passages(content) == [
+        "## Specs\nThe machine is light.\n- first item\n- second item\n| a | b |\n"
+        "| --- | --- |\n```\ncode\n```"]
+
+
+def test_a_heading_never_ends_a_passage():
+    content = "# Title\n\n" + "x " * 60 + "\n\n## Next section\n\n" + "y " * 60
+
+    passages = split_passages(content, max_chars=150)
+
+    assert not any(p.rsplit("\n", 1)[-1].startswith("#") for p in passages)
+    assert passages[-1].startswith("## Next section\n")
+
+
+def test_a_passage_inside_a_section_starts_with_its_headings():
+    content = "# Manual\n\n## Warranty\n\n" + "\n\n".join(["Two years. " * 6] * 3)
+
+    passages = split_passages(content, max_chars=150)
+
+    assert len(passages) > 1
+    assert all(p.startswith("# Manual\n## Warranty\n") for p in passages)
+
+
+def test_sentences_end_before_a_capital_not_after_an_abbreviation():
+    assert split_sentences("It costs 5 euros, e.g. for a month. Ask Dr. Smith. Done? Yes!") == [
+        "It costs 5 euros, e.g. for a month.", "Ask Dr. Smith.", "Done?", "Yes!"]

@@ -87,11 +87,39 @@ def test_build_request_without_passages_says_none_match():
     assert "[source:" not in request.system
 
 
-def test_build_request_without_data_set_says_so():
-    request = build_request(job(data_set_name=None), 100)
+def test_build_request_without_data_set_asks_for_a_plain_assistant():
+    request = build_request(job(data_set_name=None, history=[Turn("user", "Q1"),
+                                                             Turn("agent", "A1")]), 100)
 
-    assert data_set_qa.NO_DATA_SET in request.system
-    assert data_set_qa.NO_PASSAGES not in request.system
+    assert request.kind == "chat"
+    assert request.system.startswith("You are Parley, a helpful assistant.")
+    # No rule to answer only from sources that do not exist.
+    assert "Answer only from" not in request.system
+    assert "Passages:" not in request.system
+    assert [m["role"] for m in request.messages] == ["user", "assistant", "user"]
+
+
+def test_build_request_without_data_set_keeps_stored_instructions():
+    request = build_request(job(data_set_name=None,
+                                history=[Turn("system", "Answer in French.")]), 100)
+
+    assert "Answer in French." in request.system
+
+
+def test_build_request_with_a_data_set_but_no_passage_keeps_the_sources_rule():
+    request = build_request(job(data_set_name="Plans", passages=[]), 100)
+
+    assert request.kind == "answer"
+    assert "Answer only from the passages below." in request.system
+
+
+def test_offline_answer_without_data_set_says_how_to_attach_one():
+    reply = data_set_qa.answer(job(question="What is the capital of France?",
+                                   data_set_name=None), OfflineProvider(), 100)
+
+    assert reply.text.startswith("The offline model answers only from a data set")
+    assert "data_set_id" in reply.text
+    assert "\u201cAPI: the conversations (polling) face\u201d in the README" in reply.text
 
 
 def test_system_prompt_asks_to_admit_when_the_data_set_lacks_the_answer():

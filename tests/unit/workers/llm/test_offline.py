@@ -2,12 +2,14 @@
 the best sentences of the sources and naming their documents, and saying so when the
 data set does not hold the answer."""
 
+from pathlib import Path
+
 from app.services.agent_io import Turn
 from tests.support.agents import SLA_PASSAGE, hit, job
 from tests.support.data import PRICE_DOCUMENT, SLA_QUESTION, SLA_SENTENCE, SLA_TITLE
 from workers.agents.data_set_qa import build_request
 from workers.llm.base import LLMRequest, Source
-from workers.llm.offline import NOT_FOUND, OfflineProvider
+from workers.llm.offline import NO_DATA_SET, NOT_FOUND, OfflineProvider
 
 SLA_SOURCES = [Source(SLA_TITLE, SLA_PASSAGE), Source("Home price list", PRICE_DOCUMENT)]
 
@@ -79,3 +81,20 @@ def test_offline_answers_the_latest_question_after_an_unanswered_one():
     result = OfflineProvider().generate(request)
 
     assert "Installation takes five working days." in result.text
+
+
+def test_offline_without_data_set_says_it_answers_only_from_one():
+    request = LLMRequest(system="", messages=[{"role": "user", "content": "Hello?"}],
+                         question="Hello?", kind="chat")
+
+    result = OfflineProvider().generate(request)
+
+    assert result.text == NO_DATA_SET
+    assert "data_set_id" in result.text
+
+
+def test_the_readme_has_the_section_the_no_data_set_answer_names():
+    readme = (Path(__file__).resolve().parents[4] / "README.md").read_text()
+    section = NO_DATA_SET.split("\u201c")[1].split("\u201d")[0]
+
+    assert f"\n## {section}\n" in readme
