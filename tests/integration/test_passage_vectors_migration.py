@@ -30,8 +30,9 @@ OLD_SEARCH = ("SELECT p.id FROM passages p WHERE p.data_set_id = 1 AND "
 
 @pytest.fixture
 def pg_app(postgres_url):
-    """A database of its own (these tests take it down to 0013, the revision before); postgres_url first, so
-    an unreachable PostgreSQL is reported as for every integration test."""
+    """A database of its own (these tests take it down to 0013, the revision before
+    0014); postgres_url first, so an unreachable PostgreSQL is reported as for every
+    integration test."""
     with scratch_database(POSTGRES_ADMIN_URL) as url:
         app = make_real_app(url, "memory://")
         with app.app_context():
