@@ -128,9 +128,12 @@ class Scorer:
 
         self.idf = lambda stem: idf(documents[stem])
         # What a question's word weighs in the coverage: the rarity of the units that
-        # hold it or one of its paraphrases.
-        self.weights = {term: idf(sum(any(v in counted for v in variants(term))
-                                      for counted in words)) for term in terms}
+        # hold it or one of its paraphrases, in their text or in what they are about (a
+        # word naming a document's subject tells which document, not which sentence).
+        about = [set(stems(u.context)) | set(stems(u.topic)) for u in units]
+        self.weights = {term: idf(sum(any(v in counted or v in subject for v in variants(term))
+                                      for counted, subject in zip(words, about)))
+                        for term in terms}
 
     def score(self, unit: Unit) -> tuple[float, float]:
         """BM25 score, and the share of the question's weight the unit covers."""

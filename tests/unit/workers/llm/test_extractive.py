@@ -2,6 +2,8 @@
 sentence that answers goes first, across word forms and common paraphrases, markdown
 is read as markdown, and a question the passages do not answer is said to be so."""
 
+from pathlib import Path
+
 import pytest
 
 from workers.llm.base import LLMRequest, Source
@@ -177,3 +179,18 @@ def test_code_joins_the_sentence_that_announces_it():
 
 def test_rules_and_empty_lines_are_skipped():
     assert read_passage("---\n\n***\nText.") == [("Text.", "")]
+
+
+def test_words_naming_a_documents_subject_do_not_outweigh_the_question_s_focus():
+    """The README's walkthrough: the plan's name is in a price list's row too, but the
+    question is about its SLA, which only the plan's own sheet states."""
+    examples = Path(__file__).resolve().parents[4] / "examples"
+    sources = [Source("price-list", (examples / "price-list.md").read_text()),
+               Source("fiberup-business-duplex",
+                      (examples / "fiberup-business-duplex.md").read_text())]
+
+    answer = answering_sentences("Does FiberUP Business Duplex include an SLA?", sources)
+
+    assert answer[0] == ("fiberup-business-duplex", "It includes a service level agreement "
+                         "(SLA) with 99.9% uptime and a repair time of four hours on working "
+                         "days.")
