@@ -28,7 +28,9 @@ def create_app(config_class=None, **overrides) -> Flask:
     from app.services.events import init_task_events
     from app.sqlite import configure_sqlite
 
-    app = Flask(__name__)
+    # No /static route of Flask's own: the files under app/static are served by the
+    # routes that need them (the playground, the docs pages), with their headers.
+    app = Flask(__name__, static_folder=None)
     app.config.from_object(config_class or Config)
     app.config.update(overrides)
     if not app.config.get("JWT_SECRET"):

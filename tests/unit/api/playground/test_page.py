@@ -76,3 +76,9 @@ def test_the_page_is_not_in_the_openapi_document(client):
 
     assert "/" not in paths
     assert not [path for path in paths if path.startswith("/playground")]
+
+
+def test_its_files_are_served_only_with_the_page_s_headers(client):
+    """No second copy under Flask's own /static route, without the security policy."""
+    assert client.get("/static/playground/index.html").status_code == 404
+    assert client.get("/static/redoc/redoc.standalone.js").status_code == 404
