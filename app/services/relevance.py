@@ -158,6 +158,12 @@ class Scorer:
             covered += match * self.weights[term]
         return score, covered / (sum(self.weights.values()) or 1)
 
+    def terms_held(self, unit: Unit) -> int:
+        """How many of the question's words the unit's own text holds (as such, or a
+        paraphrase)."""
+        words = self.by_unit[unit][0]
+        return sum(any(v in words for v in variants(term)) for term in self.terms)
+
 
 # -- words ---------------------------------------------------------------------------------
 

@@ -12,15 +12,21 @@ The best sentence answers when it covers enough of the question (its rare words 
 all); otherwise nothing does, and the model says so.
 """
 
+import itertools
 import re
 
 from app.services.agent_io import Source
 from app.services.relevance import (NUMBER, QUANTITY, WORD, Scorer, Unit, question_terms,
-                                    rank_key, stems)
-from app.services.text import FENCE, split_sentences
+                                    rank_key, stem, stems, variants)
+from app.services.text import FENCE, STOP_WORDS, split_sentences
 
-# The best sentence answers only if it covers this share of the question's weight.
+# The best sentence answers only if it covers this share of the question's weight, or
+# the lower share when the sentence itself holds two of the question's words: one rare
+# word that no document uses ("my electricity *bill*", "a *parcel* delivery") should
+# not hide a sentence that says the rest, while one shared word alone ("the capital of
+# *France*") is not an answer.
 MIN_COVERAGE = 0.4
+MIN_COVERAGE_OF_TWO_WORDS = 0.3
 # A second sentence is quoted if it ranks at least this share of the best one.
 SUPPORT_SHARE = 0.7
 # A question asking for an amount prefers sentences that hold a number, by this factor;
@@ -28,6 +34,11 @@ SUPPORT_SHARE = 0.7
 # from 10:00 ...") is preferred by the other.
 QUANTITY_BONUS = 1.2
 LEAD_BONUS = 1.1
+# "How many units ...?" is answered by a sentence that counts units ("Two Nimbus M3
+# units"): the very kind of answer asked for, preferred by this factor instead.
+COUNT_BONUS = 2.0
+# The words after "how many", up to the question's verb: the last one is what is counted.
+_HOW_MANY = re.compile(r"\bhow many\s+([^\W\d_]+(?:\s+[^\W\d_]+){0,2})", re.IGNORECASE)
 
 # Markdown within a line, and what each becomes.
 _INLINE = [
@@ -63,15 +74,16 @@ def answering_sentences(question: str, sources: list[Source]) -> list[tuple[str,
         return []
     scorer = Scorer(sentences, terms)
     wants_number = bool(QUANTITY.search(question))
-    ranked = sorted(((_scores(scorer, s, wants_number), s) for s in sentences),
+    counted = _counted(question)
+    ranked = sorted(((_scores(scorer, s, wants_number, counted), s) for s in sentences),
                     key=lambda pair: (-rank_key(pair[0]), pair[1].source, pair[1].position))
     best_scores, best = ranked[0]
-    if best_scores[1] < MIN_COVERAGE:
+    if not _covers_enough(scorer, best, best_scores[1]):
         return []
     chosen = [best]
     for scores, sentence in ranked[1:2]:
         if (rank_key(scores) >= SUPPORT_SHARE * rank_key(best_scores)
-                and scores[1] >= MIN_COVERAGE):
+                and _covers_enough(scorer, sentence, scores[1])):
             chosen.append(sentence)
     return [(sources[s.source].title, s.text) for s in chosen]
 
@@ -84,14 +96,41 @@ def sentences_of(sources: list[Source]) -> list[Unit]:
             for position, (text, context) in enumerate(read_passage(source.text))]
 
 
-def _scores(scorer: Scorer, sentence: Unit, wants_number: bool) -> tuple[float, float]:
+def _scores(scorer: Scorer, sentence: Unit, wants_number: bool,
+            counted: str | None) -> tuple[float, float]:
     score, coverage = scorer.score(sentence)
-    if wants_number and NUMBER.search(sentence.text):
+    if counted and _counts(sentence.text, counted):
+        score *= COUNT_BONUS
+    elif wants_number and NUMBER.search(sentence.text):
         score *= QUANTITY_BONUS
     words = stems(sentence.text)
-    if words and words[0] in scorer.terms:
+    if words and any(words[0] in variants(term) for term in scorer.terms):
         score *= LEAD_BONUS
     return score, coverage
+
+
+def _counted(question: str) -> str | None:
+    """The stem of what a "how many" question counts."""
+    match = _HOW_MANY.search(question)
+    if not match:
+        return None
+    words = match[1].lower().split()
+    # "How many units are in the box": the count's noun ends before the verb.
+    nouns = list(itertools.takewhile(lambda word: word not in STOP_WORDS, words))
+    return stem(nouns[-1]) if nouns else None
+
+
+def _counts(text: str, counted: str) -> bool:
+    """The text states a number of the counted thing: a number, then within three words
+    the thing ("two power adapters", "3 days")."""
+    words = WORD.findall(text.lower())
+    return any(NUMBER.match(word) and counted in map(stem, words[at + 1:at + 4])
+               for at, word in enumerate(words))
+
+
+def _covers_enough(scorer: Scorer, sentence: Unit, coverage: float) -> bool:
+    return coverage >= MIN_COVERAGE or (coverage >= MIN_COVERAGE_OF_TWO_WORDS
+                                        and scorer.terms_held(sentence) >= 2)
 
 
 def _topic(source: Source) -> str:
@@ -134,7 +173,7 @@ def read_passage(passage: str) -> list[tuple[str, str]]:
         elif line.strip() and not _RULE.match(line):
             text = _plain(_LIST_MARKER.sub("", _QUOTE_MARKER.sub("", line)))
             # A list whose items were joined into one line: each item's marker goes.
-            units.extend((_LIST_MARKER.sub("", sentence), heading)
+            units.extend((_terminated(_LIST_MARKER.sub("", sentence)), heading)
                          for sentence in split_sentences(text))
     return [(text, context) for text, context in units if WORD.search(text)]
 
@@ -152,8 +191,13 @@ def _table(rows: list[str], heading: str) -> list[tuple[str, str]]:
         if not cells or _TABLE_SEPARATOR.match(row):
             continue
         text = cells[0] + (": " + "; ".join(cells[1:]) if len(cells) > 1 else "")
-        units.append((text if text.endswith(_ENDS_SENTENCE) else text + ".", context))
+        units.append((_terminated(text), context))
     return units
+
+
+def _terminated(text: str) -> str:
+    """A list item or a row ends as a sentence does, so that a quote of two reads as two."""
+    return text if not text or text.endswith(_ENDS_SENTENCE) else text + "."
 
 
 def _cells(row: str) -> list[str]:

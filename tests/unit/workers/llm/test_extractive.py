@@ -194,3 +194,11 @@ def test_words_naming_a_documents_subject_do_not_outweigh_the_question_s_focus()
     assert answer[0] == ("fiberup-business-duplex", "It includes a service level agreement "
                          "(SLA) with 99.9% uptime and a repair time of four hours on working "
                          "days.")
+
+
+def test_quoted_list_items_end_as_sentences():
+    items = "## In the box\n\n- One Ethernet cable, 1.5 m\n- Plug the Ethernet cable in"
+
+    assert [text for text, _ in read_passage(items)] == [
+        "One Ethernet cable, 1.5 m.", "Plug the Ethernet cable in."]
+
