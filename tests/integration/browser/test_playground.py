@@ -17,7 +17,7 @@ from tests.support.stacks import stack_on, web_of
 pytestmark = pytest.mark.integration
 
 # Waits for what the page shows (not assertions on time): generous, for a loaded machine.
-PAGE_WAIT_MILLISECONDS = 30_000
+PAGE_WAIT_MILLISECONDS = 60_000
 
 
 @pytest.fixture(scope="module")
