@@ -243,6 +243,9 @@ class Config:
     # Task event streams (app/services/events.py) and their relay as SSE.
     EVENTS_MAXLEN = _env_int("PARLEY_EVENTS_MAXLEN", 10_000)
     EVENTS_TTL_SECONDS = _env_int("PARLEY_EVENTS_TTL", 3600)
+    # A reply's chunks that come within this many milliseconds of its last content event
+    # are sent as one (its first chunk at once): one Redis round trip per window.
+    EVENTS_COALESCE_MS = _env_int("PARLEY_EVENTS_COALESCE_MS", 20)
     SSE_HEARTBEAT_SECONDS = _env_float("PARLEY_SSE_HEARTBEAT", 15.0)
 
     # Dialog sessions (/v1/dialog-sessions): idle time before a session expires, the

@@ -16,9 +16,13 @@ Writing is best effort: the database holds the truth (the stored reply, the task
 state), and a relay that never sees a terminal event finds the outcome there.
 """
 
+import heapq
+import itertools
 import json
 import logging
+import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -61,10 +65,14 @@ class Event:
 
 
 class TaskEventStreams:
-    def __init__(self, client: redis.Redis | None, maxlen: int, ttl_seconds: int):
+    def __init__(self, client: redis.Redis | None, maxlen: int, ttl_seconds: int,
+                 coalesce_seconds: float = 0.0):
         self.client = client
         self.maxlen = maxlen
         self.ttl_seconds = ttl_seconds
+        # Chunks of a reply that come within this time of its last append are appended
+        # together, as one content event (ContentWriter).
+        self.coalesce_seconds = coalesce_seconds
 
     def append(self, task_id: str, name: str, data: dict) -> str | None:
         """Add an event, and push the stream's expiry back; the entry's id, or None
@@ -110,23 +118,10 @@ class TaskEventStreams:
                   approximate=True)
         pipe.expire(key, self.ttl_seconds)
 
-    def content_writer(self, task_id: str) -> Callable[[str], None]:
-        """An on_text callback appending each chunk as a content event, and raising
-        TaskCanceled once the task was canceled (checked in the same round trip). After
-        Redis fails once it stops trying, so a Redis outage costs the reply one
-        timeout, not one per chunk (a cancel is then seen when the task finishes)."""
-        broken = False
-
-        def write(text: str) -> None:
-            nonlocal broken
-            if broken:
-                return
-            appended = self._append(task_id, CONTENT, {"text": text}, and_check_cancel=True)
-            broken = appended is None
-            if appended and appended[2]:
-                raise TaskCanceled(task_id)
-
-        return write
+    def content_writer(self, task_id: str) -> "ContentWriter":
+        """An on_text callback appending the reply's chunks as content events (see
+        ContentWriter); close it before the task's next event."""
+        return ContentWriter(self, task_id)
 
     def request_cancel(self, task_id: str) -> None:
         """Tell the task's worker to stop at its next chunk (best effort: the task row
@@ -197,6 +192,102 @@ class TaskEventStreams:
             raise EventsUnavailable(f"The event stream is unavailable: {exc}") from exc
 
 
+class ContentWriter:
+    """The on_text of one task's attempt: appends its chunks as content events, and
+    raises TaskCanceled once the task was canceled (checked in the same round trip as
+    an append).
+
+    The first chunk is appended at once (the time to first content is what a watcher
+    feels); chunks that follow within `coalesce_seconds` of the last append wait and are
+    appended together, by the next chunk due or by this process's flusher thread, so a
+    model streaming many small deltas costs a Redis round trip per window, not per
+    delta, and no chunk waits longer than the window. Joined, the content events are
+    the reply, in order, whatever the grouping. After Redis fails once the writer stops
+    trying, so a Redis outage costs the reply one timeout, not one per chunk (a cancel
+    is then seen when the task finishes, from its row)."""
+
+    def __init__(self, streams: TaskEventStreams, task_id: str):
+        self.streams = streams
+        self.task_id = task_id
+        self.pending: list[str] = []
+        self.appended_at = float("-inf")  # time.monotonic() of the last append
+        self.broken = False
+        self.canceled = False
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> None:
+        with self._lock:
+            waiting = bool(self.pending)
+            self.pending.append(text)
+            due = self.appended_at + self.streams.coalesce_seconds
+            if time.monotonic() >= due:
+                self._append_pending()
+            elif not waiting:
+                _flusher.flush_at(due, self)
+        self._raise_if_canceled()
+
+    def flush(self) -> None:
+        """Append what waits now: before any other event of the task."""
+        with self._lock:
+            self._append_pending()
+
+    def close(self) -> None:
+        """The attempt's last chunks appended; TaskCanceled if the task was canceled."""
+        self.flush()
+        self._raise_if_canceled()
+
+    def _append_pending(self) -> None:
+        if not self.pending:
+            return
+        text, self.pending = "".join(self.pending), []
+        if self.broken:
+            return
+        appended = self.streams._append(self.task_id, CONTENT, {"text": text},
+                                        and_check_cancel=True)
+        self.appended_at = time.monotonic()
+        self.broken = appended is None
+        self.canceled = self.canceled or bool(appended and appended[2])
+
+    def _raise_if_canceled(self) -> None:
+        if self.canceled:
+            raise TaskCanceled(self.task_id)
+
+
+class _Flusher:
+    """One thread per process appending the chunks whose window has passed, for writers
+    whose model went quiet; started on first use (and again in a forked child)."""
+
+    def __init__(self):
+        self._due: list[tuple[float, int, ContentWriter]] = []
+        self._order = itertools.count()  # ties in time are taken in turn
+        self._changed = threading.Condition()
+        self._pid: int | None = None
+
+    def flush_at(self, due: float, writer: ContentWriter) -> None:
+        with self._changed:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="content-flusher",
+                                 daemon=True).start()
+            heapq.heappush(self._due, (due, next(self._order), writer))
+            self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._changed.wait(self._due[0][0] - time.monotonic()
+                                       if self._due else None)
+                _, _, writer = heapq.heappop(self._due)
+            try:
+                writer.flush()  # nothing, if its own next chunk or close came first
+            except Exception:  # noqa: BLE001 - the thread must outlive any one writer
+                log.exception("could not append the content of task %s", writer.task_id)
+
+
+_flusher = _Flusher()
+
+
 def end_data(task_id: str, message_id: str | None, model: str | None,
              input_tokens: int | None, output_tokens: int | None) -> dict:
     """An end event's data: where the result is stored and what it cost."""
@@ -221,7 +312,8 @@ def init_task_events(app: Flask) -> None:
             socket_timeout=app.config["SSE_HEARTBEAT_SECONDS"] + 10,
             health_check_interval=30, max_connections=MAX_CONNECTIONS)
     app.extensions["task_events"] = TaskEventStreams(
-        client, app.config["EVENTS_MAXLEN"], app.config["EVENTS_TTL_SECONDS"])
+        client, app.config["EVENTS_MAXLEN"], app.config["EVENTS_TTL_SECONDS"],
+        app.config["EVENTS_COALESCE_MS"] / 1000)
 
 
 def task_events() -> TaskEventStreams:

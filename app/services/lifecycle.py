@@ -150,13 +150,21 @@ def _run_claimed(kind: TaskKind, held: Claim, produce: Produce, config, retries:
                                                "attempt": held.attempt})
     model = metrics.Stopwatch()  # its first lap: the first text
     write_text = stream.content_writer(held.task_id)
+    write_event = stream.event_writer(held.task_id)
 
     def on_text(text: str) -> None:
         model.lap()
         write_text(text)
 
+    def on_event(name: str, data: dict) -> None:
+        write_text.flush()  # the text before it comes first
+        write_event(name, data)
+
     try:
-        result = produce(gathered.input, on_text, stream.event_writer(held.task_id))
+        try:
+            result = produce(gathered.input, on_text, on_event)
+        finally:
+            write_text.close()  # the last chunks, before the attempt's next event
     except events.TaskCanceled:
         return _end_failed(held, tasks.CANCELED_ERROR)
     except TransientError as exc:

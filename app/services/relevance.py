@@ -201,13 +201,18 @@ def question_terms(question: str) -> list[str]:
 def paraphrases_of(word: str) -> list[str]:
     """The words of the paraphrase groups a word belongs to (itself left out), as
     written: for a full-text query, which stems them its own way."""
-    own = stem(word.lower())
+    return list(_paraphrases_as_written(stem(word.lower())))
+
+
+@lru_cache(maxsize=4096)
+def _paraphrases_as_written(own: str) -> tuple[str, ...]:
+    # Every search asks this for each of its words: the groups are scanned once a stem.
     found: list[str] = []
     for line in PARAPHRASES:
         group = line.split()
         if any(stem(member) == own for member in group):
             found.extend(m for m in group if stem(m) != own and m not in found)
-    return found
+    return tuple(found)
 
 
 def _paraphrase_table() -> dict[str, frozenset[str]]:

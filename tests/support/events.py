@@ -11,10 +11,11 @@ from app.services.events import TaskEventStreams
 TASK = "00000000-0000-4000-8000-000000000001"
 
 
-def fake_streams(maxlen: int = 1000, ttl_seconds: int = 60) -> TaskEventStreams:
+def fake_streams(maxlen: int = 1000, ttl_seconds: int = 60,
+                 coalesce_seconds: float = 0.0) -> TaskEventStreams:
     """Task event streams on an in-process fake Redis."""
     return TaskEventStreams(fakeredis.FakeRedis(decode_responses=True), maxlen=maxlen,
-                            ttl_seconds=ttl_seconds)
+                            ttl_seconds=ttl_seconds, coalesce_seconds=coalesce_seconds)
 
 
 class BrokenRedis:

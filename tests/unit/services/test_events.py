@@ -1,6 +1,8 @@
 """Task event streams (app/services/events.py): what they keep, in order and bounded,
 what a reply appends while its task runs, and how they behave while Redis is down."""
 
+import time
+
 import pytest
 
 import workers.tasks  # noqa: F401 - registers parley.reply
@@ -64,6 +66,47 @@ def test_the_content_writer_stops_trying_after_redis_fails_once():
         write(chunk)
 
     assert broken.calls == 1
+
+
+def contents(streams) -> list[str]:
+    return [e.data["text"] for e in streams.read(TASK, events.FROM_START, 0.01)
+            if e.name == events.CONTENT]
+
+
+def test_chunks_within_the_window_are_one_event_after_the_first():
+    streams = fake_streams(coalesce_seconds=60)
+    write = streams.content_writer(TASK)
+
+    for chunk in ("The plan", " includes", " an SLA", "."):
+        write(chunk)
+    assert contents(streams) == ["The plan"]  # the first at once, the rest wait
+
+    write.close()
+    assert contents(streams) == ["The plan", " includes an SLA."]
+
+
+def test_a_chunk_waits_no_longer_than_the_window_when_the_model_goes_quiet():
+    streams = fake_streams(coalesce_seconds=0.05)
+    write = streams.content_writer(TASK)
+    write("first")
+    write(" second")  # within the window: it waits
+
+    deadline = time.monotonic() + 5
+    while contents(streams) != ["first", " second"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    assert contents(streams) == ["first", " second"]
+
+
+def test_a_chunk_after_the_window_is_appended_at_once():
+    streams = fake_streams(coalesce_seconds=0.01)
+    write = streams.content_writer(TASK)
+    write("first")
+    time.sleep(0.02)
+
+    write(" second")
+
+    assert contents(streams) == ["first", " second"]
 
 
 def test_reading_while_redis_is_down_says_it_is_unavailable():

@@ -458,4 +458,5 @@ def test_the_cancel_flag_stops_the_content_writer_at_its_next_chunk(app, org_key
     tasks.cancel(org_key["org_id"], task_id)
 
     with pytest.raises(events.TaskCanceled):
-        write("next words")
+        write("next words")  # raises here once its window passed, else as it closes
+        write.close()
