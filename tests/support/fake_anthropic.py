@@ -33,6 +33,9 @@ Run it in the foreground with ``python -m tests.support.fake_anthropic --port 87
    seconds before its first byte.
 5. Error faults answer with Anthropic's error shape and status code.
    ``cut`` starts a normal answer and drops the connection midway.
+   ``overloaded_in_stream`` starts a streamed answer and sends an ``error`` event
+   (``overloaded_error``) midway, as the API does when it is overloaded after its
+   200 (not streamed, it answers as ``529``).
    Otherwise the reply is a Message, or an SSE stream when ``stream`` is true.
 
 The reply is ``reply`` if configured, else deterministic text built from the
@@ -91,7 +94,9 @@ ERROR_FAULTS: dict[str, tuple[int, str]] = {
 # 529 is Anthropic's own status, so http.server has no reason phrase for it.
 EXTRA_REASONS = {529: "Overloaded"}
 CONNECTION_FAULTS = ("timeout", "cut")
-FAULT_KINDS = tuple(ERROR_FAULTS) + CONNECTION_FAULTS
+# An error event inside a streamed answer's 200.
+STREAM_ERROR_FAULT = "overloaded_in_stream"
+FAULT_KINDS = tuple(ERROR_FAULTS) + CONNECTION_FAULTS + (STREAM_ERROR_FAULT,)
 DEFAULT_FAULT_KINDS = ("429", "500", "529", "timeout", "cut")
 
 WORDS_PER_CHUNK = 3
@@ -681,6 +686,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         self.fake._sleep(call.settings.latency)
+        if call.fault == STREAM_ERROR_FAULT and not body.get("stream"):
+            call = dataclasses.replace(call, fault="529")
         if call.fault in ERROR_FAULTS:
             self._send_fault(call)
         elif body.get("stream"):
@@ -715,6 +722,7 @@ class _Handler(BaseHTTPRequestHandler):
         tool = tool_use(body, call)
         with_text = tool is None or text != ""
         cut = call.fault == "cut"
+        error_midway = call.fault == STREAM_ERROR_FAULT
         # Chunked encoding keeps the connection reusable; a cut stream then
         # ends without the terminating chunk, as a real dropped stream would.
         headers = {"Transfer-Encoding": "chunked", "Cache-Control": "no-cache"}
@@ -723,7 +731,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_chunk(event)
         if with_text:
             chunks = split_into_chunks(text)
-            if cut and tool is None:
+            if (cut and tool is None) or error_midway:
                 chunks = chunks[:DELTAS_BEFORE_CUT]
             for position, chunk in enumerate(chunks):
                 if position:
@@ -731,6 +739,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write_chunk(text_delta_event(chunk))
             if cut and tool is None:
                 self.close_connection = True
+                return
+            if error_midway:
+                self._write_chunk(_sse("error", error_body(
+                    "overloaded_error", "fake overloaded error in the stream",
+                    f"req_fake_{call.number}")))
+                self.wfile.write(b"0\r\n\r\n")
                 return
             self._write_chunk(block_stop_event(0))
         if tool is not None:

@@ -59,19 +59,24 @@ class AnthropicProvider:
 
     def _stream(self, request: LLMRequest, reply: "_Reply", on_text: OnText | None,
                 on_tool: OnTool | None) -> Result:
-        # The raw event stream, folded here: the SDK's stream helper rebuilds a snapshot
-        # of the whole message on every event, which costs more CPU than the reply's
-        # other work and is not needed to join text deltas and tool inputs.
+        # The SDK's client makes the call (its auth, base URL, timeouts, headers, and its
+        # errors for a status that is not 2xx); its raw server-sent events are folded
+        # here from their JSON, reading only the fields a reply needs: building the
+        # SDK's typed event for each delta, and its stream helper's snapshot of the
+        # whole message on every event, cost more CPU than the rest of a reply's work.
         deadline = time.monotonic() + self.total_timeout
         tools = {"tools": request.tools} if request.tools else {}
         if request.tool_choice:
             tools["tool_choice"] = request.tool_choice
-        events = self.client.messages.create(
-            model=self.model, max_tokens=request.max_tokens, system=request.system,
-            messages=request.messages, stream=True, **tools)
-        with events:
-            for event in events:
-                taken = reply.take(event)
+        with self.client.messages.with_streaming_response.create(
+                model=self.model, max_tokens=request.max_tokens, system=request.system,
+                messages=request.messages, stream=True, **tools) as response:
+            for sse in anthropic.Stream.raw_events(response.http_response):
+                if sse.event == "error":
+                    raise _stream_error(sse.data, self.model)
+                if not sse.data or sse.event in (None, "ping"):
+                    continue
+                taken = reply.take(json.loads(sse.data))
                 if time.monotonic() > deadline:
                     raise TransientError(
                         f"the model took longer than {self.total_timeout:g}s to answer",
@@ -103,28 +108,31 @@ class _Reply:
         self.began = False  # the answer's first event has come
         self.complete = False
 
-    def take(self, event) -> str | ToolCall | None:
-        """Fold one event in; returns the text it adds or the tool call it completes."""
+    def take(self, event: dict) -> str | ToolCall | None:
+        """Fold one event (its JSON) in; returns the text it adds or the tool call it
+        completes."""
         self.began = True
-        if event.type == "content_block_delta":
-            if event.delta.type == "text_delta":
-                self.parts.append(event.delta.text)
-                return event.delta.text
-            if event.delta.type == "input_json_delta" and event.index in self.tool_blocks:
-                self.tool_blocks[event.index][1].append(event.delta.partial_json)
-        elif event.type == "content_block_start":
-            if event.content_block.type == "tool_use":
-                self.tool_blocks[event.index] = (event.content_block.name, [])
-        elif event.type == "content_block_stop":
-            if event.index in self.tool_blocks:
-                return self._tool_call(*self.tool_blocks.pop(event.index))
-        elif event.type == "message_start":
-            self.model = event.message.model
-            self.input_tokens = event.message.usage.input_tokens
-        elif event.type == "message_delta":
-            self.stop_reason = event.delta.stop_reason
-            self.output_tokens = event.usage.output_tokens
-        elif event.type == "message_stop":
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            delta = event["delta"]
+            if delta["type"] == "text_delta":
+                self.parts.append(delta["text"])
+                return delta["text"]
+            if delta["type"] == "input_json_delta" and event["index"] in self.tool_blocks:
+                self.tool_blocks[event["index"]][1].append(delta["partial_json"])
+        elif kind == "content_block_start":
+            if event["content_block"]["type"] == "tool_use":
+                self.tool_blocks[event["index"]] = (event["content_block"]["name"], [])
+        elif kind == "content_block_stop":
+            if event["index"] in self.tool_blocks:
+                return self._tool_call(*self.tool_blocks.pop(event["index"]))
+        elif kind == "message_start":
+            self.model = event["message"]["model"]
+            self.input_tokens = event["message"]["usage"]["input_tokens"]
+        elif kind == "message_delta":
+            self.stop_reason = event["delta"].get("stop_reason")
+            self.output_tokens = event["usage"]["output_tokens"]
+        elif kind == "message_stop":
             self.complete = self.stop_reason is not None
         return None
 
@@ -155,6 +163,26 @@ def _classify(exc: anthropic.APIStatusError, model: str) -> Exception:
         return TransientError(message, retry_after=_retry_after(exc), cause=cause,
                               model=model)
     return PermanentError(message, cause=cause, model=model)
+
+
+# An error event inside a stream's 200 names its kind by type alone: these are worth
+# another try (the API's 529, 500 and 429 kinds).
+_TRANSIENT_STREAM_ERRORS = {"overloaded_error": SERVER_ERROR, "api_error": SERVER_ERROR,
+                            "rate_limit_error": RATE_LIMITED}
+
+
+def _stream_error(data: str, model: str) -> Exception:
+    """The error an `error` event reports midway through a streamed answer."""
+    try:
+        error = json.loads(data).get("error")
+    except (ValueError, AttributeError):
+        error = None
+    error = error if isinstance(error, dict) else {}
+    kind = error.get("type")
+    message = f"model error in the stream: {kind or 'unknown'}: {error.get('message') or data}"
+    if kind in _TRANSIENT_STREAM_ERRORS:
+        return TransientError(message, cause=_TRANSIENT_STREAM_ERRORS[kind], model=model)
+    return PermanentError(message, cause=CLIENT_ERROR, model=model)
 
 
 def _connection_cause(exc: Exception, reply: "_Reply") -> str:

@@ -57,7 +57,8 @@ def test_provider_streams_the_request(provider, server):
 
 @pytest.mark.parametrize("fault, cause", [("429", "rate_limited"), ("500", "server_error"),
                                           ("503", "server_error"), ("529", "server_error"),
-                                          ("cut", "cut_stream"), ("timeout", "timeout")])
+                                          ("cut", "cut_stream"), ("timeout", "timeout"),
+                                          ("overloaded_in_stream", "server_error")])
 def test_provider_raises_transient_error_for_retryable_faults(provider, server, fault, cause):
     server.configure(faults=[fault], timeout_sleep=3)
 
