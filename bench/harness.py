@@ -184,11 +184,12 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
 
 
-def report(title: str, rows: list[tuple[str, str, str, str]]) -> None:
-    """rows: (measure, Parley, baseline, ratio)."""
+def report(title: str, rows: list[tuple[str, ...]],
+           header: tuple[str, ...] = ("measure", "Parley", "baseline", "ratio")) -> None:
+    """rows: (measure, Parley, baseline, ratio), or the columns of `header`."""
     print(f"\n## {title}")
-    print("| measure | Parley | baseline | ratio |")
-    print("| --- | --- | --- | --- |")
+    print("| " + " | ".join(header) + " |")
+    print("|" + " --- |" * len(header))
     for row in rows:
         print("| " + " | ".join(row) + " |")
     sys.stdout.flush()

@@ -505,6 +505,11 @@ def _watch(port: int, api_key: str, conversation_id: int, wait: int) -> tuple[in
             time.sleep(POLL_EVERY)
 
 
+def _cpu():
+    from bench import cpu  # it imports this module
+    return cpu
+
+
 def _batches():
     from bench import batches  # it imports this module
     return batches
@@ -523,7 +528,8 @@ BENCHMARKS = {"in_flight": in_flight, "enqueue": enqueue_and_status,
               "batch_accept": lambda: _batches().batch_accept(),
               "batch_through": lambda: _batches().batch_through(),
               "interactive_under_batch": lambda: _batches().interactive_under_batch(),
-              "qa": lambda: _qa().qa()}
+              "qa": lambda: _qa().qa(),
+              "cpu_per_message": lambda: _cpu().cpu_per_message()}
 
 
 def main(names: list[str]) -> None:
