@@ -75,7 +75,8 @@ def reply(question: str, counter: str) -> None:
 
 
 def _stream_reply(question: str) -> str:
-    # The raw event stream, as Parley's worker reads it (workers/llm/anthropic.py).
+    # The SDK's streamed events (its plain stream, not the stream helper that rebuilds
+    # a snapshot of the message on every event), the text deltas joined.
     events = model.messages.create(model="claude-fake-1", max_tokens=1024,
                                    messages=[{"role": "user", "content": question}],
                                    stream=True)
