@@ -17,12 +17,12 @@ import psycopg
 
 from bench.harness import (bench_database, flush_redis, free_port, gunicorn, median,
                            percentile, plain_url, report)
-from bench.run import (QUESTION, ROUNDS, Client, batch_worker, configure_model,
-                       create_conversations, create_key, data_set_with_document, fake_model,
-                       parley_env, parley_workers)
+from bench.run import (CLIENT_THREADS, QUESTION, ROUNDS, Client, batch_worker,
+                       configure_model, create_conversations, create_key,
+                       data_set_with_document, fake_model, parley_env, parley_workers,
+                       post_questions)
 
 BATCH = 10_000
-CLIENT_THREADS = 16
 INTERACTIVE_QUESTIONS = 100
 INTERACTIVE_MODEL_SECONDS = 0.2
 
@@ -39,16 +39,8 @@ def _post_batch(client: Client, conversation_ids: list[int]) -> tuple[str, float
 
 
 def _post_singly(port: int, api_key: str, conversation_ids: list[int]) -> float:
-    chunks = [conversation_ids[n::CLIENT_THREADS] for n in range(CLIENT_THREADS)]
-
-    def post_all(ids):
-        client = Client(port, api_key)
-        for cid in ids:
-            client.call("POST", f"/api/conversations/{cid}", {"question_message": QUESTION})
-
     started = time.perf_counter()
-    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
-        list(pool.map(post_all, chunks))
+    post_questions(port, api_key, conversation_ids, CLIENT_THREADS)
     return time.perf_counter() - started
 
 

@@ -100,6 +100,36 @@ def celery_worker(app: str, env: dict, name: str, concurrency: int,
     return process(command, env, name, ready=log_says(" ready."))
 
 
+def _proc_stats() -> dict[int, list[str]]:
+    """Every process's /proc/<pid>/stat fields after the command (field 3 on)."""
+    stats = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            stats[int(stat.parent.name)] = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+    return stats
+
+
+def descendants(root: int, stats: dict[int, list[str]] | None = None) -> set[int]:
+    parents = {pid: int(fields[1]) for pid, fields in (stats or _proc_stats()).items()}
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU time so far of these processes and all their descendants. The
+    children they have already reaped count too (cutime, cstime), so a gunicorn worker
+    restarted between two readings does not take its CPU time away with it."""
+    stats = _proc_stats()
+    pids = set(roots).union(*(descendants(root, stats) for root in roots))
+    ticks = sum(sum(int(value) for value in stats[pid][11:15]) for pid in pids if pid in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _answers(port: int) -> bool:
     try:
         urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
@@ -154,11 +184,12 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
 
 
-def report(title: str, rows: list[tuple[str, str, str, str]]) -> None:
-    """rows: (measure, Parley, baseline, ratio)."""
+def report(title: str, rows: list[tuple[str, ...]],
+           header: tuple[str, ...] = ("measure", "Parley", "baseline", "ratio")) -> None:
+    """rows: (measure, Parley, baseline, ratio), or the columns of `header`."""
     print(f"\n## {title}")
-    print("| measure | Parley | baseline | ratio |")
-    print("| --- | --- | --- | --- |")
+    print("| " + " | ".join(header) + " |")
+    print("|" + " --- |" * len(header))
     for row in rows:
         print("| " + " | ".join(row) + " |")
     sys.stdout.flush()

@@ -34,8 +34,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.harness import (LOGS, ROOT, bench_database, env_for, flush_redis, free_port,
-                           gunicorn, median, percentile, report)
+from bench.harness import (LOGS, ROOT, bench_database, descendants, env_for, flush_redis,
+                           free_port, gunicorn, median, percentile, report)
 from tests.support.fake_anthropic import split_into_chunks
 
 MODEL_NAME = "claude-fake-1"
@@ -482,25 +482,10 @@ def _finish_probe(probe, results) -> dict:
     return found
 
 
-def _descendants(root: int) -> set[int]:
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
 def _cpu_by_role(top_output: str) -> dict[str, float]:
     """%CPU (100 = one core) of top's last frame, summed by what each process is: this
     benchmark's own processes by role, the shared servers, and everything else."""
-    ours = _descendants(os.getpid()) | {os.getpid()}
+    ours = descendants(os.getpid()) | {os.getpid()}
     frame = top_output.rsplit("\ntop -", 1)[-1].splitlines()
     header = next(n for n, line in enumerate(frame) if line.lstrip().startswith("PID"))
     roles: dict[str, float] = {}
