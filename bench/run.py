@@ -70,10 +70,14 @@ def configure_model(port: int, **settings) -> None:
 
 
 def parley_env(database_url: str, model_port: int | None = None) -> dict:
-    extra = {"PARLEY_LLM": "offline"}
+    # Retrieval as the default install has it (full text: the semantic extra is not
+    # installed by `make up`), whatever this virtualenv holds; PARLEY_BENCH_RETRIEVAL
+    # measures hybrid.
+    extra = {"PARLEY_LLM": "offline",
+             "PARLEY_RETRIEVAL": os.environ.get("PARLEY_BENCH_RETRIEVAL", "fulltext")}
     if model_port:
-        extra = {"PARLEY_LLM": "anthropic", "ANTHROPIC_API_KEY": "bench",
-                 "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{model_port}"}
+        extra.update({"PARLEY_LLM": "anthropic", "ANTHROPIC_API_KEY": "bench",
+                      "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{model_port}"})
     return env_for(database_url, **extra)
 
 
