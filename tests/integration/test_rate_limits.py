@@ -2,6 +2,8 @@
 processes (two apps here) share each key's count; each face answers 429 in its own
 error body with the RateLimit-* headers and Retry-After."""
 
+import time
+
 import pytest
 import redis
 
@@ -72,3 +74,25 @@ def test_each_face_answers_429_in_its_own_body_once_both_processes_used_the_limi
     assert refused.headers["RateLimit-Remaining"] == "0"
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert 0 <= int(refused.headers["RateLimit-Reset"]) <= 60
+
+
+def test_a_request_s_count_brings_its_window_back_in_the_same_round_trip(
+        two_apps, redis_server):
+    """The RateLimit headers are read from the count's own answer: the window is not
+    read again from Redis during that request, and is read from Redis outside one."""
+    from flask import Flask
+
+    from app.rate_limits import CountAndExpiryRedisStorage
+
+    url = f"{redis_server}/{REDIS_DB['broker']}"
+    storage = CountAndExpiryRedisStorage(f"parley+{url}")
+    key = "test-window-in-one-round-trip"
+    storage.clear(key)
+    with Flask(__name__).test_request_context():
+        assert storage.incr(key, 60) == 1
+        assert storage.incr(key, 60) == 2
+        redis.Redis.from_url(url).delete(storage.prefixed_key(key))  # Redis forgets it
+
+        assert storage.get(key) == 2  # the count's answer, not a read
+        assert 59 <= storage.get_expiry(key) - time.time() <= 60
+    assert storage.get(key) == 0  # outside the request: Redis, as limits reads it
