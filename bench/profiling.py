@@ -66,7 +66,11 @@ def record(pids: list[int], name: str):
     with ExitStack() as stack:
         spies = [stack.enter_context(process(
             [py_spy(), "record", "--format", "raw", "--rate", str(RATE), "--subprocesses",
-             "--nonblocking", "--full-filenames", "--pid", str(pid), "--output", str(out),
+             # --gil: only the thread holding the GIL, so Python's CPU: without it a
+             # thread waiting on a socket inside a driver's C code counts as running
+             # (its samples added up to 2.5 times the CPU the process used).
+             "--nonblocking", "--gil", "--full-filenames", "--pid", str(pid),
+             "--output", str(out),
              "--duration", str(LONGEST_SECONDS)],
             os.environ, f"py-spy-{name}-{pid}", ready=log_says("Sampling process")))
             for pid, out in zip(pids, outputs)]
