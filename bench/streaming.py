@@ -39,8 +39,10 @@ from bench.harness import (LOGS, ROOT, bench_database, descendants, env_for, flu
 from tests.support.fake_anthropic import split_into_chunks
 
 MODEL_NAME = "claude-fake-1"
-WEB_WORKERS, WEB_THREADS = 2, 300  # the Procfile's web process
-WORKER_SLOTS = 600  # over the worker processes, as run.parley_workers splits them
+# The Procfile's web process (PARLEY_WEB_THREADS as app/gunicorn_conf.py reads it).
+WEB_WORKERS, WEB_THREADS = 2, int(os.environ.get("PARLEY_WEB_THREADS", 300))
+# Over the worker processes, as run.parley_workers splits them.
+WORKER_SLOTS = int(os.environ.get("PARLEY_BENCH_STREAM_SLOTS", 600))
 QUESTION = "Does FiberUP Business Duplex include an SLA?"
 STREAM_TIMEOUT = 120.0  # a stream that has not ended by then counts as timed out
 
