@@ -156,19 +156,26 @@ class _Reply:
 
 def _classify(exc: anthropic.APIStatusError, model: str) -> Exception:
     status = exc.status_code
-    message = f"model error {status}: {_error_message(exc)}"
+    return _model_error(status, f"model error {status}: {_error_message(exc)}", model,
+                        _retry_after(exc))
+
+
+def _model_error(status: int, message: str, model: str,
+                 retry_after: float | None = None) -> Exception:
+    """The error a model's answer of this status is: worth another try or not, and why."""
     cause = {429: RATE_LIMITED, 408: TIMEOUT}.get(
         status, SERVER_ERROR if status >= 500 else CLIENT_ERROR)
     if status in TRANSIENT_STATUSES or status >= 500:
-        return TransientError(message, retry_after=_retry_after(exc), cause=cause,
-                              model=model)
+        return TransientError(message, retry_after=retry_after, cause=cause, model=model)
     return PermanentError(message, cause=cause, model=model)
 
 
-# An error event inside a stream's 200 names its kind by type alone: these are worth
-# another try (the API's 529, 500 and 429 kinds).
-_TRANSIENT_STREAM_ERRORS = {"overloaded_error": SERVER_ERROR, "api_error": SERVER_ERROR,
-                            "rate_limit_error": RATE_LIMITED}
+# An error event inside a stream's 200 names its kind by type alone: the status the API
+# answers that kind with when it can still choose one (Anthropic's error types).
+_STATUS_OF_ERROR_TYPE = {"invalid_request_error": 400, "authentication_error": 401,
+                         "permission_error": 403, "not_found_error": 404,
+                         "request_too_large": 413, "rate_limit_error": 429,
+                         "api_error": 500, "overloaded_error": 529}
 
 
 def _stream_error(data: str, model: str) -> Exception:
@@ -180,9 +187,7 @@ def _stream_error(data: str, model: str) -> Exception:
     error = error if isinstance(error, dict) else {}
     kind = error.get("type")
     message = f"model error in the stream: {kind or 'unknown'}: {error.get('message') or data}"
-    if kind in _TRANSIENT_STREAM_ERRORS:
-        return TransientError(message, cause=_TRANSIENT_STREAM_ERRORS[kind], model=model)
-    return PermanentError(message, cause=CLIENT_ERROR, model=model)
+    return _model_error(_STATUS_OF_ERROR_TYPE.get(kind, 400), message, model)
 
 
 def _connection_cause(exc: Exception, reply: "_Reply") -> str:
