@@ -18,9 +18,8 @@ import psycopg
 from bench.harness import (bench_database, flush_redis, free_port, gunicorn, median,
                            percentile, plain_url, report)
 from bench.run import (CLIENT_THREADS, QUESTION, ROUNDS, Client, batch_worker,
-                       configure_model, create_conversations, create_key,
-                       data_set_with_document, fake_model, parley_env, parley_workers,
-                       post_questions)
+                       create_conversations, create_key, data_set_with_document, parley_env,
+                       parley_on_fake_model, parley_workers, post_questions)
 
 BATCH = 10_000
 INTERACTIVE_QUESTIONS = 100
@@ -76,29 +75,24 @@ def batch_accept() -> None:
 
 def batch_through() -> None:
     batch_seconds, single_seconds = [], []
-    with bench_database() as url:
-        flush_redis()
-        key = create_key(url)
-        model_process, model_port = fake_model(0)
-        with model_process:
-            port = free_port()
-            env = parley_env(url, model_port)
-            with gunicorn("app.wsgi:app", port, env, "parley-web"), \
-                    parley_workers(env, 200), batch_worker(env):
-                client = Client(port, key["api_key"])
-                for _ in range(ROUNDS):
-                    ids = create_conversations(url, key["org_id"], BATCH)
-                    started = time.perf_counter()
-                    batch_id, _ = _post_batch(client, ids)
-                    while client.call("GET", f"/api/batches/{batch_id}?wait=60"
-                                      )["status"] != "completed":
-                        pass
-                    batch_seconds.append(time.perf_counter() - started)
-                    ids = create_conversations(url, key["org_id"], BATCH)
-                    started = time.perf_counter()
-                    _post_singly(port, key["api_key"], ids)
-                    single_seconds.append(_wait_until_none_unfinished(url, key["org_id"],
-                                                                      started))
+    with parley_on_fake_model(0) as at:
+        url, key, port, env = at.url, at.key, at.port, at.env
+        with gunicorn("app.wsgi:app", port, env, "parley-web"), \
+                parley_workers(env, 200), batch_worker(env):
+            client = Client(port, key["api_key"])
+            for _ in range(ROUNDS):
+                ids = create_conversations(url, key["org_id"], BATCH)
+                started = time.perf_counter()
+                batch_id, _ = _post_batch(client, ids)
+                while client.call("GET", f"/api/batches/{batch_id}?wait=60"
+                                  )["status"] != "completed":
+                    pass
+                batch_seconds.append(time.perf_counter() - started)
+                ids = create_conversations(url, key["org_id"], BATCH)
+                started = time.perf_counter()
+                _post_singly(port, key["api_key"], ids)
+                single_seconds.append(_wait_until_none_unfinished(url, key["org_id"],
+                                                                  started))
     flush_redis()
     b, s = median(batch_seconds), median(single_seconds)
     report(f"batch through: {BATCH:,} questions, instant model, time until all answered "
@@ -112,32 +106,26 @@ def batch_through() -> None:
 
 def interactive_under_batch() -> None:
     idle, loaded, batch_answered = [], [], []
-    with bench_database() as url:
-        flush_redis()
-        key = create_key(url)
-        model_process, model_port = fake_model(INTERACTIVE_MODEL_SECONDS)
-        with model_process:
-            configure_model(model_port, latency=INTERACTIVE_MODEL_SECONDS)
-            port = free_port()
-            env = parley_env(url, model_port)
-            with gunicorn("app.wsgi:app", port, env, "parley-web"), \
-                    parley_workers(env, 200), batch_worker(env):
-                data_set_with_document(port, key["api_key"])
-                client = Client(port, key["api_key"])
-                for _ in range(ROUNDS):
-                    idle += _interactive(port, key["api_key"], create_conversations(
-                        url, key["org_id"], INTERACTIVE_QUESTIONS))
-                    batch_id, _ = _post_batch(client, create_conversations(
-                        url, key["org_id"], BATCH))
-                    before = _once_answering(client, batch_id)
-                    loaded += _interactive(port, key["api_key"], create_conversations(
-                        url, key["org_id"], INTERACTIVE_QUESTIONS))
-                    still = client.call("GET", f"/api/batches/{batch_id}")
-                    batch_answered.append(still["request_counts"]["succeeded"] - before)
-                    client.call("POST", f"/api/batches/{batch_id}/cancel")
-                    while client.call("GET", f"/api/batches/{batch_id}?wait=60"
-                                      )["status"] != "canceled":
-                        pass
+    with parley_on_fake_model(INTERACTIVE_MODEL_SECONDS) as at:
+        url, key, port, env = at.url, at.key, at.port, at.env
+        with gunicorn("app.wsgi:app", port, env, "parley-web"), \
+                parley_workers(env, 200), batch_worker(env):
+            data_set_with_document(port, key["api_key"])
+            client = Client(port, key["api_key"])
+            for _ in range(ROUNDS):
+                idle += _interactive(port, key["api_key"], create_conversations(
+                    url, key["org_id"], INTERACTIVE_QUESTIONS))
+                batch_id, _ = _post_batch(client, create_conversations(
+                    url, key["org_id"], BATCH))
+                before = _once_answering(client, batch_id)
+                loaded += _interactive(port, key["api_key"], create_conversations(
+                    url, key["org_id"], INTERACTIVE_QUESTIONS))
+                still = client.call("GET", f"/api/batches/{batch_id}")
+                batch_answered.append(still["request_counts"]["succeeded"] - before)
+                client.call("POST", f"/api/batches/{batch_id}/cancel")
+                while client.call("GET", f"/api/batches/{batch_id}?wait=60"
+                                  )["status"] != "canceled":
+                    pass
     flush_redis()
     report(f"interactive under batch load: POST -> SUCCESS of {INTERACTIVE_QUESTIONS} single "
            f"questions per round, model {INTERACTIVE_MODEL_SECONDS} s, while a {BATCH:,}-"

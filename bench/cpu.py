@@ -16,12 +16,11 @@ import time
 from contextlib import ExitStack
 
 from bench import profiling
-from bench.harness import (bench_database, cpu_seconds, flush_redis, free_port, gunicorn,
-                           median, report)
+from bench.harness import cpu_seconds, gunicorn, median, report
 from bench.run import (CLIENT_THREADS, QUESTION, ROUNDS, WARM_UP, bare_pipeline_env,
-                       bare_tasks, bare_worker, create_conversations, create_key,
-                       data_set_with_document, fake_model, parley_env, parley_workers,
-                       post_questions, wait_until_succeeded)
+                       bare_tasks, bare_worker, create_conversations, data_set_with_document,
+                       parley_on_fake_model, parley_workers, post_questions,
+                       wait_until_succeeded)
 
 MESSAGES = int(os.environ.get("PARLEY_BENCH_CPU_MESSAGES", 1000))
 # Worker thread slots, Parley's shared by its processes, the bare worker's in its one:
@@ -32,33 +31,28 @@ COMPONENTS = {"API": profiling.API_COMPONENTS, "worker": profiling.WORKER_COMPON
 
 
 def cpu_per_message() -> None:
-    with bench_database() as url:
-        flush_redis()
-        key = create_key(url)
-        model_process, model_port = fake_model(0)
-        with model_process:
-            port = free_port()
-            env = parley_env(url, model_port)
-            with gunicorn("app.wsgi:app", port, env, "parley-web") as web, \
-                    parley_workers(env, SLOTS) as workers:
-                roles = {"API": [web.pid], "worker": [worker.pid for worker in workers]}
-                data_set_id = data_set_with_document(port, key["api_key"])
+    with parley_on_fake_model(0) as at:
+        url, key, port, env = at.url, at.key, at.port, at.env
+        with gunicorn("app.wsgi:app", port, env, "parley-web") as web, \
+                parley_workers(env, SLOTS) as workers:
+            roles = {"API": [web.pid], "worker": [worker.pid for worker in workers]}
+            data_set_id = data_set_with_document(port, key["api_key"])
 
-                def questions(size: int):
-                    # The conversations are made before the CPU is read: not measured.
-                    ids = create_conversations(url, key["org_id"], size, data_set_id)
-                    return lambda: _ask(url, port, key["api_key"], ids)
+            def questions(size: int):
+                # The conversations are made before the CPU is read: not measured.
+                ids = create_conversations(url, key["org_id"], size, data_set_id)
+                return lambda: _ask(url, port, key["api_key"], ids)
 
-                questions(WARM_UP)()
-                parley = [_cpu_ms_per_message(questions(MESSAGES), roles)
-                          for _ in range(ROUNDS)]
-                split = _split(questions(MESSAGES), roles)
-            with bare_worker(bare_pipeline_env(url, model_port), SLOTS) as bare_process:
-                bare_tasks(WARM_UP, "bare.reply", QUESTION)
-                bare = [_cpu_ms_per_message(lambda: bare_tasks(MESSAGES, "bare.reply",
-                                                               QUESTION),
-                                            {"worker": [bare_process.pid]})["worker"]
-                        for _ in range(ROUNDS)]
+            questions(WARM_UP)()
+            parley = [_cpu_ms_per_message(questions(MESSAGES), roles)
+                      for _ in range(ROUNDS)]
+            split = _split(questions(MESSAGES), roles)
+        with bare_worker(bare_pipeline_env(url, at.model_port), SLOTS) as bare_process:
+            bare_tasks(WARM_UP, "bare.reply", QUESTION)
+            bare = [_cpu_ms_per_message(lambda: bare_tasks(MESSAGES, "bare.reply",
+                                                           QUESTION),
+                                        {"worker": [bare_process.pid]})["worker"]
+                    for _ in range(ROUNDS)]
     report_cpu(parley, bare)
     report_split(split, parley)
 

@@ -16,6 +16,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from functools import cache
 
 import psycopg
@@ -59,10 +60,35 @@ def create_conversations(database_url: str, org_id: str, count: int,
     return sorted(r[0] for r in rows)
 
 
+@contextmanager
 def fake_model(latency: float):
+    """The fake Messages API in its own process, answering after `latency` seconds; its
+    port."""
     port = free_port()
-    return process([sys.executable, "-m", "tests.support.fake_anthropic", "--port", str(port)],
-                   os.environ, "fake-model", ready=log_says("http://")), port
+    with process([sys.executable, "-m", "tests.support.fake_anthropic", "--port", str(port)],
+                 os.environ, "fake-model", ready=log_says("http://")):
+        configure_model(port, latency=latency)
+        yield port
+
+
+@dataclass(frozen=True)
+class Setup:
+    url: str  # the benchmark's own database
+    key: dict  # an API key: {"org_id", "key_id", "api_key"}
+    model_port: int
+    env: dict  # for Parley's processes (parley_env)
+    port: int  # free, for Parley's API
+
+
+@contextmanager
+def parley_on_fake_model(latency: float):
+    """What most benchmarks start from: a fresh database and Redis database, an API key,
+    and the fake model answering after `latency` seconds."""
+    with bench_database() as url:
+        flush_redis()
+        key = create_key(url)
+        with fake_model(latency) as model_port:
+            yield Setup(url, key, model_port, parley_env(url, model_port), free_port())
 
 
 def configure_model(port: int, **settings) -> None:
@@ -222,27 +248,21 @@ def in_flight() -> None:
     how fast the POSTs are accepted meanwhile ("accept under load")."""
     parley, accepted, latencies = [], [], []
     sizes = [WARM_UP] + [IN_FLIGHT] * ROUNDS
-    with bench_database() as url:
-        flush_redis()
-        key = create_key(url)
-        (model_process, model_port) = fake_model(1.0)
-        with model_process:
-            configure_model(model_port, latency=1.0)
-            port = free_port()
-            env = parley_env(url, model_port)
-            with gunicorn("app.wsgi:app", port, env, "parley-web"), \
-                    parley_workers(env, IN_FLIGHT):
-                data_set_id = data_set_with_document(port, key["api_key"])
-                for size in sizes:
-                    ids = create_conversations(url, key["org_id"], size, data_set_id)
-                    wall, accept, post_latencies = _parley_in_flight(url, port,
-                                                                     key["api_key"], ids)
-                    parley.append(wall)
-                    accepted.append(accept)
-                    latencies.append(post_latencies)
-            with bare_worker(bare_pipeline_env(url, model_port), IN_FLIGHT):
-                pipeline = [bare_tasks(size, "bare.reply", QUESTION) for size in sizes]
-                sleeping = [bare_tasks(size, "bare.sleep", 1.0) for size in sizes]
+    with parley_on_fake_model(1.0) as at:
+        url, key, port = at.url, at.key, at.port
+        with gunicorn("app.wsgi:app", port, at.env, "parley-web"), \
+                parley_workers(at.env, IN_FLIGHT):
+            data_set_id = data_set_with_document(port, key["api_key"])
+            for size in sizes:
+                ids = create_conversations(url, key["org_id"], size, data_set_id)
+                wall, accept, post_latencies = _parley_in_flight(url, port,
+                                                                 key["api_key"], ids)
+                parley.append(wall)
+                accepted.append(accept)
+                latencies.append(post_latencies)
+        with bare_worker(bare_pipeline_env(url, at.model_port), IN_FLIGHT):
+            pipeline = [bare_tasks(size, "bare.reply", QUESTION) for size in sizes]
+            sleeping = [bare_tasks(size, "bare.sleep", 1.0) for size in sizes]
     # The warm-up rounds do not count.
     parley, pipeline, sleeping, accepted = parley[1:], pipeline[1:], sleeping[1:], accepted[1:]
     report_in_flight(parley, pipeline, sleeping)
@@ -363,24 +383,20 @@ def round_trip() -> None:
     """With an instant model, the time from POST to a status of SUCCESS (polling every
     millisecond), over the round trip of two bare Celery tasks on the same Redis: a
     no-op, and the minimal real pipeline (the same model through the SDK, one row)."""
-    with bench_database() as url:
-        flush_redis()
-        key = create_key(url)
-        (model_process, model_port) = fake_model(0)
-        with model_process:
-            port = free_port()
-            env = parley_env(url, model_port)
-            with gunicorn("app.wsgi:app", port, env, "parley-web"), parley_worker(env, 8):
-                data_set_id = data_set_with_document(port, key["api_key"])
-                ids = create_conversations(url, key["org_id"], ROUND_TRIPS + 20, data_set_id)
-                client = Client(port, key["api_key"])
-                parley = [_parley_round_trip(client, cid) for cid in ids][20:]  # warmed up
-            with bare_worker(bare_pipeline_env(url, model_port), 8):
-                baselines = {
-                    "bare no-op task": [_bare_round_trip("bare.noop")
-                                        for _ in range(ROUND_TRIPS + 20)][20:],
-                    "SDK call + one row": [_bare_round_trip("bare.reply", QUESTION)
-                                           for _ in range(ROUND_TRIPS + 20)][20:]}
+    with parley_on_fake_model(0) as at:
+        with gunicorn("app.wsgi:app", at.port, at.env, "parley-web"), \
+                parley_worker(at.env, 8):
+            data_set_id = data_set_with_document(at.port, at.key["api_key"])
+            ids = create_conversations(at.url, at.key["org_id"], ROUND_TRIPS + 20,
+                                       data_set_id)
+            client = Client(at.port, at.key["api_key"])
+            parley = [_parley_round_trip(client, cid) for cid in ids][20:]  # warmed up
+        with bare_worker(bare_pipeline_env(at.url, at.model_port), 8):
+            baselines = {
+                "bare no-op task": [_bare_round_trip("bare.noop")
+                                    for _ in range(ROUND_TRIPS + 20)][20:],
+                "SDK call + one row": [_bare_round_trip("bare.reply", QUESTION)
+                                       for _ in range(ROUND_TRIPS + 20)][20:]}
     rows = [(f"p{p}, ms (baseline: {name})", f"{percentile(parley, p) * 1000:.1f}",
              f"{percentile(bare, p) * 1000:.1f}",
              f"{percentile(parley, p) / percentile(bare, p):.2f}")
@@ -460,26 +476,19 @@ def long_poll() -> None:
     """Requests the server answers per finished task, and how late a client learns the
     task finished: a client polling the status every 0.2 s (the baseline) vs one
     long-polling with ?wait=30, 50 questions at once, the model answering after 1 s."""
-    with bench_database() as url:
-        flush_redis()
-        key = create_key(url)
-        model_process, model_port = fake_model(MODEL_SECONDS)
-        with model_process:
-            configure_model(model_port, latency=MODEL_SECONDS)
-            port = free_port()
-            env = parley_env(url, model_port)
-            # Threads enough for every long poll to wait at once.
-            with gunicorn("app.wsgi:app", port, env, "parley-web",
-                          threads=LONG_POLL_TASKS), \
-                    parley_worker(env, 2 * LONG_POLL_TASKS):
-                data_set_id = data_set_with_document(port, key["api_key"])
-                results = {}
-                for name, wait in (("polling every 0.2 s", 0), ("?wait=30", 30)):
-                    ids = create_conversations(url, key["org_id"], LONG_POLL_TASKS,
-                                               data_set_id)
-                    with ThreadPoolExecutor(LONG_POLL_TASKS) as pool:
-                        results[name] = list(pool.map(
-                            lambda cid: _watch(port, key["api_key"], cid, wait), ids))
+    with parley_on_fake_model(MODEL_SECONDS) as at:
+        # Threads enough for every long poll to wait at once.
+        with gunicorn("app.wsgi:app", at.port, at.env, "parley-web",
+                      threads=LONG_POLL_TASKS), \
+                parley_worker(at.env, 2 * LONG_POLL_TASKS):
+            data_set_id = data_set_with_document(at.port, at.key["api_key"])
+            results = {}
+            for name, wait in (("polling every 0.2 s", 0), ("?wait=30", 30)):
+                ids = create_conversations(at.url, at.key["org_id"], LONG_POLL_TASKS,
+                                           data_set_id)
+                with ThreadPoolExecutor(LONG_POLL_TASKS) as pool:
+                    results[name] = list(pool.map(
+                        lambda cid: _watch(at.port, at.key["api_key"], cid, wait), ids))
     polled, waited = results["polling every 0.2 s"], results["?wait=30"]
     requests_polled = median([r for r, _ in polled])
     requests_waited = median([r for r, _ in waited])

@@ -32,10 +32,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from bench.harness import (LOGS, ROOT, bench_database, descendants, env_for, flush_redis,
-                           free_port, gunicorn, median, percentile, report)
+from bench.harness import (LOGS, ROOT, descendants, env_for, gunicorn, median, percentile,
+                           report)
 from tests.support.fake_anthropic import split_into_chunks
 
 MODEL_NAME = "claude-fake-1"
@@ -184,24 +183,20 @@ def parley_stack(**settings):
     the fake model's row."""
     # Imported here: bench.run imports this module, so at import time it is not yet
     # defined (run as `python -m bench.run`, it is __main__, and this loads it by name).
-    from bench.run import create_key, fake_model, parley_env, parley_workers
+    from bench.run import parley_on_fake_model, parley_workers
 
-    with bench_database() as url:
-        flush_redis()
-        key = create_key(url)
+    with parley_on_fake_model(0) as at:
         subprocess.run([sys.executable, "-m", "app.cli", "models", "add", "anthropic",
-                        MODEL_NAME], cwd=ROOT, env=env_for(url), check=True,
+                        MODEL_NAME], cwd=ROOT, env=env_for(at.url), check=True,
                        capture_output=True)
-        model_process, model_port = fake_model(0)
-        with model_process:
-            port = free_port()
-            env = {**parley_env(url, model_port), "ANTHROPIC_MODEL": MODEL_NAME, **settings}
-            with gunicorn("app.wsgi:app", port, env, "parley-web", workers=WEB_WORKERS,
-                          threads=WEB_THREADS), parley_workers(env, WORKER_SLOTS):
-                stack = Stack(url, port, model_port, key["api_key"], key["org_id"], "")
-                models = call(stack, "GET", f"/api/models?org_id={stack.org_id}")
-                stack.model_id = next(m["id"] for m in models if m["name"] == MODEL_NAME)
-                yield stack
+        env = {**at.env, "ANTHROPIC_MODEL": MODEL_NAME, **settings}
+        with gunicorn("app.wsgi:app", at.port, env, "parley-web", workers=WEB_WORKERS,
+                      threads=WEB_THREADS), parley_workers(env, WORKER_SLOTS):
+            stack = Stack(at.url, at.port, at.model_port, at.key["api_key"],
+                          at.key["org_id"], "")
+            models = call(stack, "GET", f"/api/models?org_id={stack.org_id}")
+            stack.model_id = next(m["id"] for m in models if m["name"] == MODEL_NAME)
+            yield stack
 
 
 def call(stack: Stack, method: str, path: str, body: dict | None = None,
