@@ -395,9 +395,13 @@ def test_model_failing_every_attempt_ends_with_an_error_event(web, chat, fake_mo
     assert [m["role"] for m in messages(web, chat)] == ["user"]
 
 
-def test_cut_then_success_restarts_the_content(web, chat, fake_model):
+@pytest.mark.parametrize("fault", ["cut", "overloaded_in_stream"])
+def test_cut_then_success_restarts_the_content(web, chat, fake_model, fault):
+    """A stream dropped midway, or one that reports the model overloaded midway (an
+    `error` event inside its 200), is retried: the second attempt's content replaces
+    the first's."""
     reply = words(4 * WORDS_PER_CHUNK)
-    fake_model.configure(faults=["cut"], reply=reply)
+    fake_model.configure(faults=[fault], reply=reply)
 
     events = chat_and_read(web, chat)
 
