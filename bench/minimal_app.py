@@ -6,6 +6,10 @@ validation, no authentication: the database driver directly, then send_task.
       one transaction: take the conversation's next positions, insert the message row
       and the task row; then publish the task. Answers {"task_id"} (202).
   GET /status/<task_id>            one indexed select. Answers {"state"}.
+
+`flask_app` serves the same two routes, doing the same work, through bare Flask (no
+extension, no hook, no validation): the share of the gap that is the web framework
+itself, which Parley's stack fixes.
 """
 
 import json
@@ -16,6 +20,7 @@ from datetime import datetime, timezone
 
 import psycopg
 from celery import Celery
+from flask import Flask, request
 
 DATABASE_URL = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
 celery = Celery("minimal", broker=os.environ["REDIS_URL"])
@@ -71,3 +76,16 @@ def app(environ, start_response):
     start_response(code, [("Content-Type", "application/json"),
                           ("Content-Length", str(len(payload)))])
     return [payload]
+
+
+flask_app = Flask("minimal")
+
+
+@flask_app.post("/enqueue/<int:conversation_id>")
+def flask_enqueue(conversation_id: int):
+    return enqueue(conversation_id, request.get_json()), 202
+
+
+@flask_app.get("/status/<task_id>")
+def flask_status(task_id: str):
+    return status(task_id)

@@ -333,44 +333,47 @@ end
 def enqueue_and_status() -> None:
     """Requests per second of the message endpoint, and of the task-status endpoint,
     under gunicorn, over a hand-written WSGI endpoint doing the same work with the
-    driver directly (bench/minimal_app.py) under the same gunicorn."""
+    driver directly (bench/minimal_app.py) under the same gunicorn; and, to show what
+    the web framework alone costs, the same hand-written work served by bare Flask."""
     stride = 20_000  # conversations per wrk thread and run: each request a new one
-    enqueue_rps = {"parley": [], "minimal": []}
-    status_rps = {"parley": [], "minimal": []}
-    with bench_database() as url:
+    apps = {"parley": ("app.wsgi:app", "/api/conversations/", "/api/task_status/"),
+            "minimal": ("bench.minimal_app:app", "/enqueue/", "/status/"),
+            "flask": ("bench.minimal_app:flask_app", "/enqueue/", "/status/")}
+    enqueue_rps = {name: [] for name in apps}
+    status_rps = {name: [] for name in apps}
+    with bench_database() as url, ExitStack() as stack:
         flush_redis()
         key = create_key(url)
         env = env_for(url)
-        parley_port, minimal_port = free_port(), free_port()
-        with gunicorn("app.wsgi:app", parley_port, env, "parley-web"), \
-                gunicorn("bench.minimal_app:app", minimal_port, env, "minimal-web"):
-            headers = {"X-API-Key": key["api_key"], "Content-Type": "application/json"}
-            task_id = Client(parley_port, key["api_key"]).call(
-                "POST", f"/api/conversations/{create_conversations(url, key['org_id'], 1)[0]}",
-                {"question_message": QUESTION})["task_id"]
-            for _ in range(ROUNDS):
-                for name, port, prefix in (("parley", parley_port, "/api/conversations/"),
-                                           ("minimal", minimal_port, "/enqueue/")):
-                    first = create_conversations(url, key["org_id"], 2 * stride)[0] - 1
-                    script = lua_headers(headers) + ENQUEUE_LUA % {
-                        "first": first, "stride": stride, "prefix": prefix,
-                        "question": QUESTION}
-                    enqueue_rps[name].append(wrk(f"http://127.0.0.1:{port}/", WRK_SECONDS,
-                                                 script=script)["rps"])
-                for name, url_path in (
-                        ("parley", f"http://127.0.0.1:{parley_port}/api/task_status/{task_id}"),
-                        ("minimal", f"http://127.0.0.1:{minimal_port}/status/{task_id}")):
-                    status_rps[name].append(wrk(url_path, WRK_SECONDS,
-                                                script=lua_headers(headers))["rps"])
+        ports = {name: free_port() for name in apps}
+        for name, (wsgi, _, _) in apps.items():
+            stack.enter_context(gunicorn(wsgi, ports[name], env, f"{name}-web"))
+        headers = {"X-API-Key": key["api_key"], "Content-Type": "application/json"}
+        task_id = Client(ports["parley"], key["api_key"]).call(
+            "POST", f"/api/conversations/{create_conversations(url, key['org_id'], 1)[0]}",
+            {"question_message": QUESTION})["task_id"]
+        for _ in range(ROUNDS):
+            for name, (_, enqueue_prefix, status_prefix) in apps.items():
+                first = create_conversations(url, key["org_id"], 2 * stride)[0] - 1
+                script = lua_headers(headers) + ENQUEUE_LUA % {
+                    "first": first, "stride": stride, "prefix": enqueue_prefix,
+                    "question": QUESTION}
+                root = f"http://127.0.0.1:{ports[name]}"
+                enqueue_rps[name].append(wrk(f"{root}/", WRK_SECONDS, script=script)["rps"])
+                status_rps[name].append(wrk(f"{root}{status_prefix}{task_id}", WRK_SECONDS,
+                                            script=lua_headers(headers))["rps"])
     flush_redis()
     for title, rps in (("enqueue: POST a message, requests/s (target ratio >= 0.7)",
                         enqueue_rps),
                        ("status: GET the task status, requests/s (target ratio >= 0.8)",
                         status_rps)):
-        p, m = median(rps["parley"]), median(rps["minimal"])
+        p, m, f = (median(rps[name]) for name in ("parley", "minimal", "flask"))
         report(title, [("requests/s, median", f"{p:.0f}", f"{m:.0f}", f"{p / m:.2f}"),
                        ("rounds", ", ".join(f"{r:.0f}" for r in rps["parley"]),
-                        ", ".join(f"{r:.0f}" for r in rps["minimal"]), "")])
+                        ", ".join(f"{r:.0f}" for r in rps["minimal"]), ""),
+                       ("bare Flask, same hand-written work: requests/s, median (ratio: "
+                        "the framework's own ceiling)", f"{f:.0f}", f"{m:.0f}",
+                        f"{f / m:.2f}")])
 
 
 # -- 4. round trip --------------------------------------------------------------------------

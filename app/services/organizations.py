@@ -4,10 +4,11 @@ them safely and still find one with a single indexed lookup."""
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from app.errors import NotFound
 from app.extensions import db
@@ -76,23 +77,25 @@ def set_dialogues_immutable(org_id: str, immutable: bool) -> None:
 
 def authenticate(raw_key: str) -> Caller | None:
     key_hash = hash_key(raw_key)
-    return _valid_key(("hash", key_hash), ApiKey.key_hash == key_hash)
+    return _valid_key(("hash", key_hash), lambda: ApiKey.key_hash == key_hash)
 
 
 def caller_for_key_id(key_id: str) -> Caller | None:
     """The caller behind a key that is still valid (not revoked), by the key's id: what
     a bearer token names (app/services/tokens.py)."""
-    return _valid_key(("id", key_id), ApiKey.id == key_id)
+    return _valid_key(("id", key_id), lambda: ApiKey.id == key_id)
 
 
-def _valid_key(known_as: tuple[str, str], match) -> Caller | None:
-    """The caller of the unrevoked key that `match` finds, from _known_keys while it is
-    trusted there, else with one indexed read."""
+def _valid_key(known_as: tuple[str, str], match: Callable[[], ColumnElement[bool]]
+               ) -> Caller | None:
+    """The caller of the unrevoked key that `match()` finds, from _known_keys while it is
+    trusted there, else with one indexed read. `match` builds its condition only on a
+    miss: building it costs more than the cached lookup (every request authenticates)."""
     known = _known_keys.get(known_as)
     if known is not None and known[1] > time.monotonic():
         return known[0]
     row = db.session.execute(
-        select(ApiKey.id, ApiKey.org_id).where(match, ApiKey.revoked_at.is_(None))
+        select(ApiKey.id, ApiKey.org_id).where(match(), ApiKey.revoked_at.is_(None))
     ).first()
     if row is None:
         return None
