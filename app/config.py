@@ -180,7 +180,9 @@ class Config:
     # allowed over PARLEY_MAX_BODY_BYTES).
     BATCH_MAX_REQUESTS = _env_int("PARLEY_BATCH_MAX_REQUESTS", 10_000)
     BATCH_MAX_BODY_BYTES = _env_int("PARLEY_BATCH_MAX_BODY_BYTES", 64 * 1_048_576)
-    # How much lower the CPU priority of a worker of the batch queue alone is (nice).
+    # How much lower a worker's CPU priority is than the API's (nice), and a worker of
+    # the batch queue alone lower still, by BATCH_NICE more (workers/celery_app.py).
+    WORKER_NICE = _env_int("PARLEY_WORKER_NICE", 10)
     BATCH_NICE = _env_int("PARLEY_BATCH_NICE", 10)
 
     LLM_PROVIDER = os.environ.get("PARLEY_LLM") or default_llm()

@@ -86,13 +86,22 @@ def prepare_worker(**_) -> None:
 
 
 @celeryd_after_setup.connect
-def yield_to_interactive_work(instance, **_) -> None:
-    """A worker of the batch queue alone runs at a lower CPU priority
-    (PARLEY_BATCH_NICE): on a node it shares with the API and the interactive workers,
-    a batch takes the CPU they leave, so a question asked meanwhile is answered about as
-    fast as on an idle node."""
-    if set(instance.app.amqp.queues.consume_from) == {BATCH_QUEUE}:
-        os.nice(flask_app.config["BATCH_NICE"])
+def yield_to_the_api(instance, **_) -> None:
+    """A worker runs at a lower CPU priority than the API (PARLEY_WORKER_NICE); a
+    worker of the batch queue alone lower still (PARLEY_BATCH_NICE more)."""
+    increment = nice_increment(set(instance.app.amqp.queues.consume_from), flask_app.config)
+    if increment:
+        os.nice(increment)
+
+
+def nice_increment(queues: set[str], config) -> int:
+    """How much lower than the API a worker consuming `queues` runs. On a node they
+    share, the CPU goes to the API first: a question is stored and its task_id answered
+    while replies run (the workers get what the API leaves, and replies are waited for
+    anyway), about a quarter sooner under a full load (bench/README.md). A batch takes
+    what the interactive workers leave in turn, so a question asked meanwhile is
+    answered about as fast as on an idle node."""
+    return config["WORKER_NICE"] + (config["BATCH_NICE"] if queues == {BATCH_QUEUE} else 0)
 
 
 @worker_shutdown.connect

@@ -1,6 +1,8 @@
 """The polling face on the real path: API → PostgreSQL + Redis → a Celery worker
 process → the fake Anthropic server through the real SDK (or the offline model)."""
 
+import os
+
 import pytest
 
 from app.extensions import db
@@ -158,3 +160,12 @@ def test_questions_sent_back_to_back_are_answered_in_order(claude_stack, fake_mo
         # answers, then this question.
         assert answer["text"] == (
             f"[fake-claude] I read {2 * n + 1} messages. You asked: {questions[n]}")
+
+
+def test_the_worker_runs_at_a_lower_cpu_priority_than_the_api(offline_stack):
+    """The worker process yields the CPU to the API on a node they share (each may be
+    started at any priority: the worker's is PARLEY_WORKER_NICE below its start's)."""
+    started_at = os.getpriority(os.PRIO_PROCESS, 0)  # the worker inherits this process's
+    expected = min(started_at + offline_stack.app.config["WORKER_NICE"], 19)
+
+    assert os.getpriority(os.PRIO_PROCESS, offline_stack.worker.pid) == expected
