@@ -18,8 +18,12 @@ import redis
 from celery import Celery
 
 app = Celery("bare", broker=os.environ["REDIS_URL"])
+# kombu's Redis channel holds at most 10 connections by default and raises, not waits,
+# past them: 500 thread slots acknowledging at once on a busy machine ran out, their
+# acknowledgements were lost and the round never finished. One per slot and then some.
 app.conf.update(task_ignore_result=True, worker_prefetch_multiplier=1, task_acks_late=True,
-                task_default_queue="bare", broker_connection_retry_on_startup=True)
+                task_default_queue="bare", broker_connection_retry_on_startup=True,
+                broker_transport_options={"max_connections": 1000})
 marks = redis.Redis.from_url(os.environ["REDIS_URL"])
 
 # As many connections as Parley's own pool may hold per process (PARLEY_DB_POOL_SIZE 8 +
