@@ -76,17 +76,20 @@ def test_cancel_ends_a_question_for_good_and_unknown_ids_exit_1(claude_stack, fa
     fake_model.configure(latency=1.0)  # under the workers' model timeout (1.5 s)
     auth = claude_stack.new_org()
     conversation_id = setup_conversation(claude_stack.client, auth)
-    first = ask(claude_stack.client, auth, conversation_id)
+    # Questions ahead of it for about 5 s: the command takes 2 s or more to start.
+    earlier = [ask(claude_stack.client, auth, conversation_id, f"Question {n}?")
+               for n in range(5)]
     waiting = ask(claude_stack.client, auth, conversation_id, "And the price?")
 
     canceled = parley(claude_stack, tmp_path, "cancel", waiting)
 
     assert canceled.returncode == 0, canceled.stderr
-    # Ended at once while it waits its turn; stopped at its next chunk if the first
-    # question was answered before the command started.
+    # Ended at once while it waits its turn; stopped at its next chunk if the earlier
+    # questions were answered before the command started.
     (answer,) = lines(canceled.stdout)
     assert answer["task_id"] == waiting and answer["result"] in ("canceled", "canceling")
-    assert claude_stack.wait_for_task(auth, first)["state"] == "SUCCESS"
+    for task_id in earlier:
+        assert claude_stack.wait_for_task(auth, task_id)["state"] == "SUCCESS"
     status = claude_stack.wait_for_task(auth, waiting)
     assert (status["state"], status["error"]) == ("FAILURE", CANCELED_ERROR)
     refused = parley(claude_stack, tmp_path, "retry", waiting)
